@@ -1,0 +1,499 @@
+package redeliver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Runner makes one pass over one target: list, plan, redeliver, checkpoint.
+// It streams the listing page by page into per-guid observations, so memory
+// grows with the number of distinct guids, not with the window.
+type Runner struct {
+	Source      Source
+	Redeliverer Redeliverer
+	Store       Store
+	Policy      Policy
+	// Pacer spaces redelivery requests; nil means GitHub's default pace
+	// (one a second).
+	Pacer *Pacer
+	// Concurrency is how many redelivery requests may be in flight (≥ 1).
+	Concurrency int
+	// DryRun lists and plans but asks GitHub for nothing and writes nothing.
+	DryRun bool
+	// Probe looks at the first page after 20, 200, 2000… redeliveries to see
+	// whether the receiver is taking them, and slows down or stops if not.
+	Probe  bool
+	Logger *slog.Logger
+	// OnProgress, when set, hears about each page listed and each request.
+	OnProgress func(Progress)
+}
+
+// Progress is one step of a run, for progress bars and metrics.
+type Progress struct {
+	Target      string
+	Pages       int
+	Attempts    int
+	Redelivered int
+	ToSend      int // redeliveries planned in this run, once known
+	Failed      bool
+}
+
+// probe thresholds: the first check after 20 requests, then every tenfold.
+const firstProbe = 20
+
+// Run makes the pass. The report is always returned; err is the target's
+// fatal error, also recorded in the report.
+func (r *Runner) Run(ctx context.Context, t Target) (*Report, error) {
+	rep := &Report{Target: t.Key(), Name: t.String(), DryRun: r.DryRun}
+	err := r.run(ctx, t, rep)
+	if err != nil {
+		rep.Error, rep.ErrorCode = err.Error(), ErrorCode(err)
+	}
+	return rep, err
+}
+
+func (r *Runner) log() *slog.Logger {
+	if r.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return r.Logger
+}
+
+func (r *Runner) progress(p Progress) {
+	if r.OnProgress != nil {
+		r.OnProgress(p)
+	}
+}
+
+func (r *Runner) run(ctx context.Context, t Target, rep *Report) error {
+	p := r.Policy
+	key := t.Key()
+	log := r.log().With("target", key)
+
+	cp, hasCP, err := r.Store.Checkpoint(ctx, key)
+	if err != nil {
+		return err
+	}
+	stored, err := r.Store.Entries(ctx, key)
+	if err != nil {
+		return err
+	}
+	ledger := make(map[string]*LedgerEntry, len(stored))
+	for i := range stored {
+		ledger[stored[i].GUID] = &stored[i]
+	}
+
+	crawl, err := r.crawl(ctx, t, cp, hasCP, rep)
+	if err != nil {
+		return err
+	}
+	now := crawl.serverTime
+	clock := newServerClock(now)
+
+	// Plan every guid the listing showed failing and every open ledger entry.
+	var decisions []*Decision
+	for guid, o := range crawl.obs {
+		prev := ledger[guid]
+		if o.Succeeded && prev == nil {
+			continue // delivered fine; nothing to remember
+		}
+		d := Decide(o, prev, p, now)
+		decisions = append(decisions, &d)
+	}
+	for guid, e := range ledger {
+		if _, seen := crawl.obs[guid]; !seen && e.State.Open() {
+			d := Decide(nil, e, p, now)
+			decisions = append(decisions, &d)
+		}
+	}
+	due := Order(decisions, p.MaxRedeliveries)
+
+	var saves []LedgerEntry
+	for _, d := range decisions {
+		prev := ledger[d.Entry.GUID]
+		changed := prev == nil || prev.State != d.Entry.State
+		r.count(rep, d, changed)
+		if d.Save {
+			saves = append(saves, d.Entry)
+		}
+	}
+	log.Info("planned", "events", rep.Events, "failed", rep.Failed, "due", len(due),
+		"waiting", rep.Waiting, "pending", rep.Pending, "exhausted", rep.Exhausted, "expired", rep.Expired)
+
+	if r.DryRun {
+		for _, d := range due {
+			rep.Items = append(rep.Items, item(d.Entry, VerdictRedeliver, nil))
+		}
+		rep.Redelivered = len(due)
+		return nil
+	}
+
+	// Remember every failed guid before asking for anything: a crash from
+	// here on loses nothing, the ledger carries them forward.
+	if len(saves) > 0 {
+		if err := r.Store.Put(ctx, key, saves...); err != nil {
+			return err
+		}
+	}
+
+	fatal := r.redeliverAll(ctx, t, due, clock, rep)
+	if fatal != nil {
+		return fatal
+	}
+
+	if _, err := r.Store.Prune(ctx, key, now.Add(-p.Horizon-24*time.Hour)); err != nil {
+		return err
+	}
+	if crawl.complete {
+		if err := r.Store.SetCheckpoint(ctx, key, Checkpoint{Time: crawl.firstTime, RunAt: crawl.firstTime}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// count adds one decision to the report.
+func (r *Runner) count(rep *Report, d *Decision, changed bool) {
+	switch d.Verdict {
+	case VerdictRedeliver:
+		rep.Failed++ // Redelivered is counted as requests succeed
+	case VerdictWait:
+		rep.Failed++
+		rep.Waiting++
+	case VerdictPending:
+		rep.Failed++
+		rep.Pending++
+	case VerdictDeferred:
+		rep.Failed++
+		rep.Deferred++
+		rep.Items = append(rep.Items, item(d.Entry, VerdictDeferred, nil))
+	case VerdictFiltered:
+		rep.Filtered++
+	case VerdictRecovered:
+		if changed {
+			rep.Recovered++
+		}
+	case VerdictExhausted, VerdictExpired:
+		if !changed {
+			return // reported in the run where it happened
+		}
+		rep.Failed++
+		if d.Verdict == VerdictExhausted {
+			rep.Exhausted++
+		} else {
+			rep.Expired++
+		}
+		rep.Items = append(rep.Items, item(d.Entry, d.Verdict, nil))
+	}
+}
+
+func item(e LedgerEntry, v Verdict, err error) Item {
+	it := Item{GUID: e.GUID, Event: e.Event, Action: e.Action, AttemptID: e.AttemptID,
+		Verdict: v, Attempts: e.Used(), FirstSeen: e.FirstSeen}
+	if err != nil {
+		it.Error = err.Error()
+	}
+	return it
+}
+
+// crawlResult is what the listing gave.
+type crawlResult struct {
+	obs        map[string]*Observation
+	firstTime  time.Time // GitHub's clock at the first page: the next checkpoint
+	serverTime time.Time // GitHub's clock at the last page: "now" for the plan
+	complete   bool
+}
+
+// crawl lists newest first until the page that reaches the cutoff, folding
+// attempts into per-guid observations.
+func (r *Runner) crawl(ctx context.Context, t Target, cp Checkpoint, hasCP bool, rep *Report) (*crawlResult, error) {
+	p := r.Policy
+	res := &crawlResult{obs: make(map[string]*Observation)}
+	var cutoff, oldest time.Time
+	cursor := ""
+	for {
+		page, err := r.Source.ListAttempts(ctx, t, cursor)
+		if err != nil {
+			return nil, fmt.Errorf("listing deliveries of %s (page %d): %w", t, rep.Pages+1, err)
+		}
+		if rep.Pages == 0 {
+			res.firstTime = page.ServerTime
+			switch {
+			case !p.Since.IsZero():
+				cutoff = p.Since
+			case p.SinceAgo > 0:
+				cutoff = page.ServerTime.Add(-p.SinceAgo)
+			case hasCP:
+				cutoff = cp.Time.Add(-p.Overlap)
+			default:
+				cutoff = page.ServerTime.Add(-p.FirstWindow)
+			}
+			rep.From, rep.To = cutoff, page.ServerTime
+			oldest = page.ServerTime
+		}
+		res.serverTime = page.ServerTime
+		rep.Pages++
+		reached := len(page.Attempts) == 0
+		for _, a := range page.Attempts {
+			if a.DeliveredAt.Before(cutoff) {
+				reached = true
+				continue
+			}
+			if a.DeliveredAt.Before(oldest) {
+				oldest = a.DeliveredAt
+			}
+			rep.Attempts++
+			o := res.obs[a.GUID]
+			if o == nil {
+				o = &Observation{}
+				res.obs[a.GUID] = o
+				rep.Events++
+			}
+			o.Add(a)
+		}
+		r.progress(Progress{Target: rep.Target, Pages: rep.Pages, Attempts: rep.Attempts})
+		if reached || page.Next == "" {
+			res.complete = true
+			break
+		}
+		if page.Next == cursor {
+			rep.Stopped = "GitHub returned the same page cursor twice; listing stopped"
+			break
+		}
+		cursor = page.Next
+	}
+	if !res.complete {
+		rep.Uncovered = append(rep.Uncovered, Span{From: cutoff, To: oldest, Reason: "listing stopped before reaching the checkpoint"})
+	}
+	if h := res.firstTime.Add(-p.Horizon); cutoff.Before(h) {
+		rep.Uncovered = append(rep.Uncovered, Span{From: cutoff, To: h,
+			Reason: fmt.Sprintf("older than GitHub's redelivery horizon (%s): failures there can no longer be redelivered", p.Horizon)})
+	}
+	rep.Complete = res.complete
+	return res, nil
+}
+
+// redeliverAll sends the due redeliveries with the pacer and concurrency,
+// recording an intent before each request and the result after it.
+func (r *Runner) redeliverAll(ctx context.Context, t Target, due []*Decision, clock *serverClock, rep *Report) error {
+	if len(due) == 0 {
+		return nil
+	}
+	key := t.Key()
+	log := r.log().With("target", key)
+	pacer := r.Pacer
+	if pacer == nil {
+		pacer = NewPacer(1)
+	}
+	workers := max(r.Concurrency, 1)
+
+	var (
+		mu        sync.Mutex
+		fatal     error
+		stopped   atomic.Bool
+		sent      = map[string]time.Time{} // guid → GitHub's clock when accepted
+		nextProbe = firstProbe
+		refusals  int // consecutive refusals, to stop hammering a broken target
+	)
+	stop := func(why string, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped.Swap(true) {
+			return
+		}
+		rep.Stopped = why
+		if err != nil {
+			fatal = err
+		}
+		log.Warn("stopping early", "reason", why)
+	}
+
+	jobs := make(chan *Decision)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for d := range jobs {
+				if stopped.Load() || ctx.Err() != nil {
+					mu.Lock()
+					rep.Deferred++
+					rep.Items = append(rep.Items, item(d.Entry, VerdictDeferred, nil))
+					mu.Unlock()
+					continue
+				}
+				if err := pacer.Wait(ctx); err != nil {
+					mu.Lock()
+					rep.Deferred++
+					rep.Items = append(rep.Items, item(d.Entry, VerdictDeferred, nil))
+					mu.Unlock()
+					continue
+				}
+				at, err := r.redeliverOne(ctx, t, &d.Entry, clock)
+				mu.Lock()
+				switch {
+				case err == nil:
+					refusals = 0
+					rep.Redelivered++
+					sent[d.Entry.GUID] = at
+					rep.Items = append(rep.Items, item(d.Entry, VerdictRedeliver, nil))
+				case errors.Is(err, errStore):
+					mu.Unlock()
+					stop("the state store failed", err)
+					continue
+				case ErrorCode(err) == EAuth:
+					mu.Unlock()
+					stop("GitHub refused the credentials", err)
+					continue
+				case ErrorCode(err) == ERateLimited || ctx.Err() != nil:
+					rep.Deferred++
+					rep.Items = append(rep.Items, item(d.Entry, VerdictDeferred, err))
+					mu.Unlock()
+					stop("rate limited or out of time; the rest is left for the next run", nil)
+					continue
+				default:
+					rep.Errors++
+					refusals++
+					rep.Items = append(rep.Items, item(d.Entry, d.Entry.State.verdict(), err))
+					log.Warn("redelivery failed", "guid", d.Entry.GUID, "attempt_id", d.Entry.AttemptID, "error", err)
+				}
+				n := rep.Redelivered
+				probeNow := r.Probe && err == nil && n >= nextProbe
+				if probeNow {
+					nextProbe *= 10
+				}
+				many := refusals >= 5
+				snapshot := make(map[string]time.Time, len(sent))
+				if probeNow {
+					for g, at := range sent {
+						snapshot[g] = at
+					}
+				}
+				mu.Unlock()
+				r.progress(Progress{Target: key, Redelivered: n, ToSend: len(due), Failed: err != nil})
+				if many {
+					stop("GitHub refused 5 redeliveries in a row", nil)
+				}
+				if probeNow {
+					r.probe(ctx, t, snapshot, pacer, stop)
+				}
+			}
+		})
+	}
+	for _, d := range due {
+		jobs <- d
+	}
+	close(jobs)
+	wg.Wait()
+	return fatal
+}
+
+// errStore marks state-store failures during redelivery: they stop the run.
+var errStore = errors.New("state store")
+
+// redeliverOne records the intent, asks GitHub, and records the outcome.
+func (r *Runner) redeliverOne(ctx context.Context, t Target, e *LedgerEntry, clock *serverClock) (time.Time, error) {
+	key := t.Key()
+	e.IntentAt = clock.Now()
+	e.Updated = e.IntentAt
+	if err := r.Store.Put(ctx, key, *e); err != nil {
+		return time.Time{}, fmt.Errorf("%w: %w", errStore, err)
+	}
+	at, err := r.Redeliverer.Redeliver(ctx, t, e.AttemptID)
+	switch {
+	case err == nil:
+		clock.Observe(at)
+		e.Requests++
+		e.LastRequest = at
+		e.IntentAt = time.Time{}
+		e.State = StatePending
+	case errors.Is(err, ErrOutcomeUnknown), ctx.Err() != nil:
+		// Keep the intent: the next run finds out from GitHub's listing.
+		e.State = StatePending
+		return time.Time{}, err
+	case errors.Is(err, ErrRefused) && clock.Now().Sub(e.AttemptAt) > r.Policy.Horizon-time.Hour:
+		// Refused at the edge of the horizon: it expired while we waited.
+		e.IntentAt = time.Time{}
+		e.State = StateExpired
+	default:
+		e.IntentAt = time.Time{}
+	}
+	e.Updated = clock.Now()
+	// The outcome write uses a fresh context: a deadline that just ended
+	// must not leave an accepted request unrecorded.
+	if perr := r.Store.Put(context.WithoutCancel(ctx), key, *e); perr != nil {
+		return at, fmt.Errorf("%w: %w", errStore, perr)
+	}
+	return at, err
+}
+
+// probe lists the first page and checks how this run's redeliveries fared.
+func (r *Runner) probe(ctx context.Context, t Target, sent map[string]time.Time, pacer *Pacer, stop func(string, error)) {
+	page, err := r.Source.ListAttempts(ctx, t, "")
+	if err != nil {
+		return // the probe is advice; the run goes on
+	}
+	var checked, failed int
+	for _, a := range page.Attempts {
+		at, ok := sent[a.GUID]
+		if !ok || !a.Redelivery || a.DeliveredAt.Before(at.Add(-slack)) {
+			continue
+		}
+		checked++
+		if !a.Succeeded() {
+			failed++
+		}
+	}
+	if checked < 10 {
+		return
+	}
+	switch {
+	case failed*10 >= checked*9:
+		stop(fmt.Sprintf("the receiver is still failing (%d of %d redeliveries checked failed); the rest is left for the next run", failed, checked), nil)
+	case failed*2 >= checked:
+		pacer.Slow()
+		r.log().Warn("receiver struggling; slowing down", "target", t.Key(), "failed", failed, "checked", checked, "rate", pacer.Rate())
+	}
+}
+
+func (s State) verdict() Verdict {
+	switch s {
+	case StateExpired:
+		return VerdictExpired
+	case StateExhausted:
+		return VerdictExhausted
+	case StatePending:
+		return VerdictPending
+	}
+	return VerdictRedeliver
+}
+
+// serverClock is GitHub's clock as last seen in an answer's Date header.
+// An intent stamped with it is never later than the attempt GitHub records
+// for the request, which is what reconciliation relies on; the runner's own
+// wall clock never leaks in.
+type serverClock struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+func newServerClock(t time.Time) *serverClock { return &serverClock{last: t} }
+
+// Now is the latest reading.
+func (c *serverClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.last
+}
+
+// Observe takes a fresh reading from an answer's Date header.
+func (c *serverClock) Observe(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t.After(c.last) {
+		c.last = t
+	}
+}
