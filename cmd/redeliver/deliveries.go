@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/redeliver/redeliver"
+	"github.com/redeliver/redeliver/config"
+)
+
+type deliveriesOptions struct {
+	flags  config.Flags
+	output string
+	limit  int
+}
+
+// eventView is one guid of one target as `deliveries` shows it.
+type eventView struct {
+	GUID         string    `json:"guid"`
+	Event        string    `json:"event"`
+	Action       string    `json:"action,omitempty"`
+	Outcome      string    `json:"outcome"` // ok or failed
+	Attempts     int       `json:"attempts"`
+	Redeliveries int       `json:"redeliveries"`
+	Last         time.Time `json:"last_delivered_at"`
+	LastStatus   string    `json:"last_status"`
+	LastCode     int       `json:"last_status_code"`
+	NewestID     int64     `json:"newest_attempt_id"`
+	Ledger       string    `json:"ledger_state,omitempty"`
+	LedgerAsked  int       `json:"ledger_requests,omitempty"`
+}
+
+func newDeliveriesCmd(io *streams) *cobra.Command {
+	o := &deliveriesOptions{}
+	cmd := &cobra.Command{
+		Use:   "deliveries",
+		Short: "Show one target's recent deliveries grouped by event, with the ledger's view",
+		Long: `deliveries lists one hook's attempts newest first (back to --since, 24h by
+default), groups them by event (guid), and shows each event's outcome, its
+attempts and redeliveries, and what the state's ledger knows of it. It asks
+GitHub for nothing but the listing and writes nothing.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runDeliveries(cmd.Context(), io, o)
+		},
+	}
+	fs := cmd.Flags()
+	addConnFlags(fs, &o.flags)
+	addTargetFlags(fs, &o.flags)
+	addStateFlag(fs, &o.flags)
+	fs.StringVar(&o.flags.Since, "since", "24h", "how far back to list: a duration (36h, 2d) or a time")
+	fs.StringVarP(&o.output, "output", "o", "", "output format: table or json (default: table on a terminal, json otherwise)")
+	fs.IntVar(&o.limit, "limit", 0, "show at most this many events, newest first (0: all)")
+	return cmd
+}
+
+func runDeliveries(ctx context.Context, io *streams, o *deliveriesOptions) error {
+	if o.output == "" {
+		o.output = "json"
+		if io.outTTY {
+			o.output = "table"
+		}
+	}
+	if o.output != "table" && o.output != "json" {
+		return redeliver.Errorf(redeliver.EInvalid, "--output %q: want table or json", o.output)
+	}
+	if o.limit < 0 {
+		return redeliver.Errorf(redeliver.EInvalid, "--limit %d: must not be negative", o.limit)
+	}
+	s, err := config.Resolve(o.flags, io.getenv, nil)
+	if err != nil {
+		return err
+	}
+	gh, err := connect(s, newLogger(io.err, false), nil)
+	if err != nil {
+		return err
+	}
+	targets, errs := expandTargets(ctx, gh, s.Targets)
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	if len(targets) != 1 {
+		return redeliver.Errorf(redeliver.EInvalid, "deliveries shows one hook; %d match (give --hook)", len(targets))
+	}
+	t := targets[0]
+	store, _, err := openStore(ctx, s, gh, true)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	entries, err := store.Entries(ctx, t.Key())
+	if err != nil {
+		return err
+	}
+	ledger := map[string]redeliver.LedgerEntry{}
+	for _, e := range entries {
+		ledger[e.GUID] = e
+	}
+
+	views := map[string]*eventView{}
+	var order []string
+	cursor := ""
+	var cutoff time.Time
+	for pages := 0; ; pages++ {
+		page, err := gh.ListAttempts(ctx, t.Target, cursor)
+		if err != nil {
+			return err
+		}
+		if pages == 0 {
+			cutoff = t.Policy.Since
+			if t.Policy.SinceAgo > 0 {
+				cutoff = page.ServerTime.Add(-t.Policy.SinceAgo)
+			}
+		}
+		reached := len(page.Attempts) == 0
+		for _, a := range page.Attempts {
+			if a.DeliveredAt.Before(cutoff) {
+				reached = true
+				continue
+			}
+			v := views[a.GUID]
+			if v == nil {
+				v = &eventView{GUID: a.GUID, Event: a.Event, Action: a.Action, Outcome: "failed",
+					Last: a.DeliveredAt, LastStatus: a.Status, LastCode: a.StatusCode, NewestID: a.ID}
+				views[a.GUID] = v
+				order = append(order, a.GUID)
+			}
+			v.Attempts++
+			if a.Redelivery {
+				v.Redeliveries++
+			}
+			if a.Succeeded() {
+				v.Outcome = "ok"
+			}
+		}
+		if reached || page.Next == "" || page.Next == cursor {
+			break
+		}
+		cursor = page.Next
+	}
+	var out []eventView
+	for _, g := range order {
+		v := views[g]
+		if e, ok := ledger[g]; ok {
+			v.Ledger, v.LedgerAsked = string(e.State), e.Requests
+		}
+		out = append(out, *v)
+	}
+	slices.SortStableFunc(out, func(a, b eventView) int { return b.Last.Compare(a.Last) })
+	if o.limit > 0 && len(out) > o.limit {
+		out = out[:o.limit]
+	}
+	if o.output == "json" {
+		enc := json.NewEncoder(io.out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"target": t.Key(), "since": cutoff, "events": out})
+	}
+	fmt.Fprintf(io.out, "%s: %d events since %s\n", t.Target, len(out), when(cutoff))
+	tw := tabwriter.NewWriter(io.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "GUID\tEVENT\tOUTCOME\tATTEMPTS\tREDELIVERIES\tLAST\tLAST STATUS\tLEDGER")
+	for _, v := range out {
+		ev := v.Event
+		if v.Action != "" {
+			ev += "." + v.Action
+		}
+		led := v.Ledger
+		if led == "" {
+			led = "-"
+		} else if v.LedgerAsked > 0 {
+			led = fmt.Sprintf("%s (asked %d)", led, v.LedgerAsked)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", v.GUID, ev, v.Outcome, v.Attempts, v.Redeliveries,
+			when(v.Last), v.LastStatus, led)
+	}
+	return tw.Flush()
+}
