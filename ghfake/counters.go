@@ -1,0 +1,123 @@
+package ghfake
+
+import (
+	"maps"
+	"sync"
+	"time"
+)
+
+// Redelivery is one redelivery a client asked for.
+type Redelivery struct {
+	HookID       int64
+	DeliveryID   int64 // the attempt id the client named
+	NewAttemptID int64 // the attempt it produced; 0 while deferred and not yet processed
+	GUID         string
+	At           time.Time // emulator time of the request
+}
+
+// stats counts what clients did; it has its own lock.
+type stats struct {
+	mu           sync.Mutex
+	total        int
+	requests     map[string]int
+	statuses     map[string]map[int]int
+	redeliveries []Redelivery
+}
+
+func (st *stats) reset() {
+	st.total = 0
+	st.requests = map[string]int{}
+	st.statuses = map[string]map[int]int{}
+	st.redeliveries = nil
+}
+
+// count records a request as it arrives.
+func (st *stats) count(route string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.total++
+	st.requests[route]++
+}
+
+// status records the status a request is answered with, before it is sent.
+func (st *stats) status(route string, status int) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	m := st.statuses[route]
+	if m == nil {
+		m = map[int]int{}
+		st.statuses[route] = m
+	}
+	m[status]++
+}
+
+// Requests returns request counts by route pattern ("METHOD /path/{param}",
+// without the /api/v3 prefix). Unknown paths count under "METHOD /their/path".
+func (s *Server) Requests() map[string]int {
+	s.stats.mu.Lock()
+	defer s.stats.mu.Unlock()
+	return maps.Clone(s.stats.requests)
+}
+
+// RequestCount returns the requests made to one route pattern.
+func (s *Server) RequestCount(route string) int {
+	s.stats.mu.Lock()
+	defer s.stats.mu.Unlock()
+	return s.stats.requests[route]
+}
+
+// TotalRequests returns every request served (faulted and refused ones too).
+func (s *Server) TotalRequests() int {
+	s.stats.mu.Lock()
+	defer s.stats.mu.Unlock()
+	return s.stats.total
+}
+
+// Statuses returns, by route pattern, how many responses had each status
+// code (0 counts connections reset by FaultReset).
+func (s *Server) Statuses() map[string]map[int]int {
+	s.stats.mu.Lock()
+	defer s.stats.mu.Unlock()
+	out := make(map[string]map[int]int, len(s.stats.statuses))
+	for k, v := range s.stats.statuses {
+		out[k] = maps.Clone(v)
+	}
+	return out
+}
+
+// Redeliveries returns every redelivery asked for, in order.
+func (s *Server) Redeliveries() []Redelivery {
+	s.stats.mu.Lock()
+	defer s.stats.mu.Unlock()
+	return append([]Redelivery(nil), s.stats.redeliveries...)
+}
+
+// ResetCounters forgets request and status counts, the redelivery log,
+// limit-response counts and violations (not stored attempts or rate-limit windows).
+func (s *Server) ResetCounters() {
+	s.stats.mu.Lock()
+	s.stats.reset()
+	s.stats.mu.Unlock()
+	s.limits.mu.Lock()
+	s.limits.violations = nil
+	s.limits.primaryN, s.limits.secondaryN = 0, 0
+	s.limits.mu.Unlock()
+}
+
+// logRedelivery appends to the redelivery log and returns its index.
+func (s *Server) logRedelivery(r Redelivery) int {
+	s.stats.mu.Lock()
+	defer s.stats.mu.Unlock()
+	s.stats.redeliveries = append(s.stats.redeliveries, r)
+	return len(s.stats.redeliveries) - 1
+}
+
+// completeRedelivery fills in the attempt a logged redelivery produced. A
+// ResetCounters in between may have dropped the entry; then nothing is done.
+func (s *Server) completeRedelivery(idx int, r Redelivery, newID int64) {
+	s.stats.mu.Lock()
+	defer s.stats.mu.Unlock()
+	if idx < len(s.stats.redeliveries) && s.stats.redeliveries[idx] == r {
+		s.stats.redeliveries[idx].NewAttemptID = newID
+	}
+}
