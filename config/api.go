@@ -96,7 +96,7 @@ func hostURL(h, from string) (string, error) {
 		return DotComAPI, nil
 	}
 	if h == "" || strings.ContainsAny(h, "/?#@ \t") {
-		return "", errf("%s=%q: want a host name like ghe.example.com", from, truncate(h))
+		return "", errf("%s=%q: want a host name like ghe.example.com", from, truncate(hideUserinfo(h)))
 	}
 	return "https://" + h + "/api/v3/", nil
 }
@@ -106,19 +106,28 @@ func hostURL(h, from string) (string, error) {
 // in clear text.
 func NormalizeAPIURL(raw, from string) (string, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return "", errf("%s=%q: want an absolute http(s) URL like https://ghe.example.com/api/v3", from, truncate(raw))
+	if err != nil || u.Hostname() == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", errf("%s=%q: want an absolute http(s) URL like https://ghe.example.com/api/v3", from, truncate(hideUserinfo(raw)))
 	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return "", errf("%s=%q: the API URL must not carry credentials, a query or a fragment", from, truncate(u.Redacted()))
+	if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return "", errf("%s=%q: the API URL must not carry credentials, a query or a fragment", from, truncate(hideUserinfo(raw)))
 	}
 	if u.Scheme == "http" && !IsLoopback(u.Hostname()) {
 		return "", errf("%s=%q: plain http is only allowed to this machine (loopback); use https", from, truncate(raw))
 	}
-	if !strings.HasSuffix(u.Path, "/") {
-		u.Path += "/"
+	if p := u.EscapedPath(); !strings.HasSuffix(p, "/") {
+		u.Path, u.RawPath = u.Path+"/", p+"/"
 	}
 	return u.String(), nil
+}
+
+// hideUserinfo keeps a URL fit to show in a message: whatever comes before
+// its last '@' may be a password or a token.
+func hideUserinfo(s string) string {
+	if i := strings.LastIndex(s, "@"); i >= 0 {
+		return "***" + s[i:]
+	}
+	return s
 }
 
 // IsLoopback reports whether host is this machine.

@@ -126,7 +126,7 @@ func Resolve(f Flags, env Getenv, readFile func(string) ([]byte, error)) (*Setti
 			return nil, redeliver.Errorf(redeliver.EInvalid, "no credentials for %s: set GITHUB_TOKEN, GH_TOKEN or TOKEN, or --token-file, or a GitHub App (--app-id and --private-key-file)", t.describe())
 		}
 	}
-	if s.State.Kind == StateActionsVariable && s.Token == "" && s.AppID == 0 {
+	if s.State.Kind == StateActionsVariable && s.Token == "" {
 		return nil, redeliver.Errorf(redeliver.EInvalid, "the Actions variable %s needs a token: set TOKEN (or GITHUB_TOKEN, GH_TOKEN, --token-file)", s.State.Variable)
 	}
 	return s, nil
@@ -175,7 +175,7 @@ func ParseSince(v string) (time.Time, time.Duration, error) {
 		return time.Time{}, d, nil
 	}
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, v); err == nil {
+		if t, err := time.Parse(layout, v); err == nil && !t.IsZero() {
 			return t.UTC(), 0, nil
 		}
 	}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -61,7 +62,7 @@ func ParseFile(data []byte, name string) (*File, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, errf("config %s: the file is empty", name)
 	}
-	if err := yaml.UnmarshalWithOptions(data, f, yaml.DisallowUnknownField()); err != nil {
+	if err := unmarshalYAML(data, f); err != nil {
 		return nil, errf("config %s: %s", name, yamlMessage(err))
 	}
 	f.name = name
@@ -103,4 +104,16 @@ func yamlMessage(err error) string {
 		msg = msg[:i]
 	}
 	return msg
+}
+
+// unmarshalYAML decodes strictly and turns a panic of the decoder
+// (goccy/go-yaml#735: a tag on a value where a list is expected) into an
+// error, so that a bad file is a clear error and not a crash.
+func unmarshalYAML(data []byte, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the YAML decoder failed on this file (%v); look for a tag such as !!seq on an empty value", r)
+		}
+	}()
+	return yaml.UnmarshalWithOptions(data, v, yaml.DisallowUnknownField())
 }

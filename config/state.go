@@ -72,8 +72,14 @@ func resolveState(s *Settings, f Flags, file *File, env Getenv) error {
 		return err
 	}
 	owner, repo := env("WORKFLOW_REPO_OWNER"), env("WORKFLOW_REPO_NAME")
-	if owner == "" && repo == "" {
-		owner, repo, _ = strings.Cut(env("GITHUB_REPOSITORY"), "/")
+	if owner == "" || repo == "" {
+		// A scheduled run has no github.event.repository, so the docs
+		// workflow's WORKFLOW_REPO_NAME is empty then: GITHUB_REPOSITORY
+		// (always set by Actions) fills in what is missing.
+		if gOwner, gRepo, ok := strings.Cut(env("GITHUB_REPOSITORY"), "/"); ok &&
+			(owner == "" || strings.EqualFold(owner, gOwner)) && (repo == "" || strings.EqualFold(repo, gRepo)) {
+			owner, repo = gOwner, gRepo
+		}
 	}
 	if owner == "" || repo == "" {
 		return errf("LAST_REDELIVERY_VARIABLE_NAME is set but WORKFLOW_REPO_OWNER and WORKFLOW_REPO_NAME (or GITHUB_REPOSITORY) do not name the repository that holds it")
