@@ -101,7 +101,7 @@ type Decision struct {
 
 // Decide applies the policy to one guid. obs is nil when the guid was not in
 // this run's listing (the ledger carries it); prev is nil when the ledger has
-// no entry for it. now is GitHub's clock.
+// no entry for it; they are never both nil. now is GitHub's clock.
 func Decide(obs *Observation, prev *LedgerEntry, p Policy, now time.Time) Decision {
 	var e LedgerEntry
 	if prev != nil {
@@ -178,6 +178,11 @@ func Decide(obs *Observation, prev *LedgerEntry, p Policy, now time.Time) Decisi
 	}
 	if used > 0 {
 		last := d.Entry.LastRequest
+		// A redelivery GitHub listed (ours or anyone's) is the guid's newest
+		// attempt, so AttemptAt dates it even when this run did not list it.
+		if d.Entry.Seen > 0 && d.Entry.AttemptAt.After(last) {
+			last = d.Entry.AttemptAt
+		}
 		if t := obs.lastRedelivery(); t.After(last) {
 			last = t
 		}

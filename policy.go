@@ -67,6 +67,8 @@ func (p Policy) Validate() error {
 		return Errorf(EInvalid, "first window must be positive, got %s", p.FirstWindow)
 	case p.Overlap < 0:
 		return Errorf(EInvalid, "overlap must not be negative, got %s", p.Overlap)
+	case p.PendingGrace < 0:
+		return Errorf(EInvalid, "pending grace must not be negative, got %s", p.PendingGrace)
 	case p.MaxRedeliveries < 0:
 		return Errorf(EInvalid, "max-redeliveries must not be negative, got %d", p.MaxRedeliveries)
 	}
