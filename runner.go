@@ -214,68 +214,99 @@ type crawlResult struct {
 func (r *Runner) crawl(ctx context.Context, t Target, cp Checkpoint, hasCP bool, rep *Report) (*crawlResult, error) {
 	p := r.Policy
 	res := &crawlResult{obs: make(map[string]*Observation)}
-	var cutoff, oldest time.Time
+	cutoff := func(first Page) time.Time {
+		switch {
+		case !p.Since.IsZero():
+			return p.Since
+		case p.SinceAgo > 0:
+			return first.ServerTime.Add(-p.SinceAgo)
+		case hasCP:
+			return cp.Time.Add(-p.Overlap)
+		}
+		return first.ServerTime.Add(-p.FirstWindow)
+	}
+	l, err := List(ctx, r.Source, t, cutoff, func(a Attempt) {
+		rep.Attempts++
+		o := res.obs[a.GUID]
+		if o == nil {
+			o = &Observation{}
+			res.obs[a.GUID] = o
+			rep.Events++
+		}
+		o.Add(a)
+	}, func(pages int) {
+		r.progress(Progress{Target: rep.Target, Pages: pages, Attempts: rep.Attempts})
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.firstTime, res.serverTime, res.complete = l.FirstTime, l.LastTime, l.Complete
+	rep.From, rep.To, rep.Pages, rep.Complete, rep.Stopped = l.Cutoff, l.FirstTime, l.Pages, l.Complete, l.Stopped
+	if !l.Complete {
+		rep.Uncovered = append(rep.Uncovered, Span{From: l.Cutoff, To: l.Oldest, Reason: "listing stopped before reaching the checkpoint"})
+	}
+	if h := l.FirstTime.Add(-p.Horizon); l.Cutoff.Before(h) {
+		rep.Uncovered = append(rep.Uncovered, Span{From: l.Cutoff, To: h,
+			Reason: fmt.Sprintf("older than GitHub's redelivery horizon (%s): failures there can no longer be redelivered", p.Horizon)})
+	}
+	return res, nil
+}
+
+// Listing is what List went through.
+type Listing struct {
+	Pages     int
+	Cutoff    time.Time // the oldest delivered_at taken
+	FirstTime time.Time // GitHub's clock at the first page
+	LastTime  time.Time // GitHub's clock at the last page
+	Oldest    time.Time // the oldest delivered_at seen at or after Cutoff
+	// Complete is true when the listing reached Cutoff or the end of the
+	// hook's history; Stopped says why not.
+	Complete bool
+	Stopped  string
+}
+
+// List walks t's attempts newest first, page by page, calling each for
+// every attempt delivered at or after the cutoff (computed from the first
+// page, as it depends on GitHub's clock). It stops at the first page that
+// reaches the cutoff, at an empty page, at the last page, or at a cursor
+// that does not advance. page, if not nil, hears the page count.
+func List(ctx context.Context, src Source, t Target, cutoff func(first Page) time.Time, each func(Attempt), page func(pages int)) (Listing, error) {
+	var l Listing
 	cursor := ""
 	for {
-		page, err := r.Source.ListAttempts(ctx, t, cursor)
+		pg, err := src.ListAttempts(ctx, t, cursor)
 		if err != nil {
-			return nil, fmt.Errorf("listing deliveries of %s (page %d): %w", t, rep.Pages+1, err)
+			return l, fmt.Errorf("listing deliveries of %s (page %d): %w", t, l.Pages+1, err)
 		}
-		if rep.Pages == 0 {
-			res.firstTime = page.ServerTime
-			switch {
-			case !p.Since.IsZero():
-				cutoff = p.Since
-			case p.SinceAgo > 0:
-				cutoff = page.ServerTime.Add(-p.SinceAgo)
-			case hasCP:
-				cutoff = cp.Time.Add(-p.Overlap)
-			default:
-				cutoff = page.ServerTime.Add(-p.FirstWindow)
-			}
-			rep.From, rep.To = cutoff, page.ServerTime
-			oldest = page.ServerTime
+		if l.Pages == 0 {
+			l.FirstTime, l.Cutoff, l.Oldest = pg.ServerTime, cutoff(pg), pg.ServerTime
 		}
-		res.serverTime = page.ServerTime
-		rep.Pages++
-		reached := len(page.Attempts) == 0
-		for _, a := range page.Attempts {
-			if a.DeliveredAt.Before(cutoff) {
+		l.LastTime = pg.ServerTime
+		l.Pages++
+		reached := len(pg.Attempts) == 0
+		for _, a := range pg.Attempts {
+			if a.DeliveredAt.Before(l.Cutoff) {
 				reached = true
 				continue
 			}
-			if a.DeliveredAt.Before(oldest) {
-				oldest = a.DeliveredAt
+			if a.DeliveredAt.Before(l.Oldest) {
+				l.Oldest = a.DeliveredAt
 			}
-			rep.Attempts++
-			o := res.obs[a.GUID]
-			if o == nil {
-				o = &Observation{}
-				res.obs[a.GUID] = o
-				rep.Events++
-			}
-			o.Add(a)
+			each(a)
 		}
-		r.progress(Progress{Target: rep.Target, Pages: rep.Pages, Attempts: rep.Attempts})
-		if reached || page.Next == "" {
-			res.complete = true
-			break
+		if page != nil {
+			page(l.Pages)
 		}
-		if page.Next == cursor {
-			rep.Stopped = "GitHub returned the same page cursor twice; listing stopped"
-			break
+		if reached || pg.Next == "" {
+			l.Complete = true
+			return l, nil
 		}
-		cursor = page.Next
+		if pg.Next == cursor {
+			l.Stopped = "GitHub returned the same page cursor twice; listing stopped"
+			return l, nil
+		}
+		cursor = pg.Next
 	}
-	if !res.complete {
-		rep.Uncovered = append(rep.Uncovered, Span{From: cutoff, To: oldest, Reason: "listing stopped before reaching the checkpoint"})
-	}
-	if h := res.firstTime.Add(-p.Horizon); cutoff.Before(h) {
-		rep.Uncovered = append(rep.Uncovered, Span{From: cutoff, To: h,
-			Reason: fmt.Sprintf("older than GitHub's redelivery horizon (%s): failures there can no longer be redelivered", p.Horizon)})
-	}
-	rep.Complete = res.complete
-	return res, nil
 }
 
 // redeliverAll sends the due redeliveries with the pacer and concurrency,
@@ -361,7 +392,7 @@ func (r *Runner) redeliverAll(ctx context.Context, t Target, due []*Decision, cl
 					log.Warn("redelivery failed", "guid", d.Entry.GUID, "attempt_id", d.Entry.AttemptID, "error", err)
 				}
 				n := rep.Redelivered
-				probeNow := r.Probe && err == nil && n >= nextProbe
+				probeNow := r.Probe && err == nil && n >= nextProbe && n < len(due)
 				if probeNow {
 					nextProbe *= 10
 				}
