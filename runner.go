@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -111,6 +113,13 @@ func (r *Runner) run(ctx context.Context, t Target, rep *Report) error {
 			decisions = append(decisions, &d)
 		}
 	}
+	// Maps iterate at random: a stable order keeps reports reproducible.
+	slices.SortFunc(decisions, func(a, b *Decision) int {
+		if c := a.Entry.FirstSeen.Compare(b.Entry.FirstSeen); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Entry.GUID, b.Entry.GUID)
+	})
 	due := Order(decisions, p.MaxRedeliveries)
 
 	var saves []LedgerEntry
