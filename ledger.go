@@ -42,7 +42,9 @@ type LedgerEntry struct {
 	// horizon counts from the attempt that is redelivered.
 	AttemptID int64
 	AttemptAt time.Time
-	// Requests counts redeliveries GitHub accepted from us for this guid.
+	// Requests is how many redeliveries the guid had, by anyone, as of our
+	// latest request GitHub accepted, ours included: each of our requests
+	// counts on top of what GitHub listed before it (see countRequest).
 	Requests int
 	// LastRequest is GitHub's clock when it accepted our latest request.
 	LastRequest time.Time
@@ -63,3 +65,8 @@ type LedgerEntry struct {
 // Used is the number of redeliveries the guid has had, as far as anyone can
 // tell: ours, or more if GitHub lists more (another tool, or a lost state).
 func (e LedgerEntry) Used() int { return max(e.Requests, e.Seen) }
+
+// countRequest records one more redelivery of ours: on top of every
+// redelivery known so far, so that others' redeliveries listed before ours
+// are not hidden by the max in Used.
+func (e *LedgerEntry) countRequest() { e.Requests = e.Used() + 1 }

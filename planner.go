@@ -145,7 +145,8 @@ func Decide(obs *Observation, prev *LedgerEntry, p Policy, now time.Time) Decisi
 		switch {
 		case !obs.lastRedelivery().Before(d.Entry.IntentAt.Add(-slack)):
 			// GitHub took it: the attempt is there.
-			d.Entry.Requests++
+			// The attempt it made is already counted in Seen.
+			d.Entry.Requests = max(d.Entry.Requests+1, d.Entry.Seen)
 			d.Entry.LastRequest = d.Entry.IntentAt
 			d.Entry.IntentAt = time.Time{}
 			d.Entry.State = StatePending

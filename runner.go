@@ -155,11 +155,14 @@ func (r *Runner) run(ctx context.Context, t Target, rep *Report) error {
 		return fatal
 	}
 
-	if _, err := r.Store.Prune(ctx, key, now.Add(-p.Horizon-24*time.Hour)); err != nil {
+	// The bookkeeping is done even when a deadline ended the requests: the
+	// listing was complete, and what was not sent is in the ledger.
+	bctx := context.WithoutCancel(ctx)
+	if _, err := r.Store.Prune(bctx, key, now.Add(-p.Horizon-24*time.Hour)); err != nil {
 		return err
 	}
 	if crawl.complete {
-		if err := r.Store.SetCheckpoint(ctx, key, Checkpoint{Time: crawl.firstTime, RunAt: crawl.firstTime}); err != nil {
+		if err := r.Store.SetCheckpoint(bctx, key, Checkpoint{Time: crawl.firstTime, RunAt: crawl.firstTime}); err != nil {
 			return err
 		}
 	}
@@ -358,14 +361,15 @@ func (r *Runner) redeliverAll(ctx context.Context, t Target, due []*Decision, cl
 	for range workers {
 		wg.Go(func() {
 			for d := range jobs {
-				if stopped.Load() || ctx.Err() != nil {
-					mu.Lock()
-					rep.Deferred++
-					rep.Items = append(rep.Items, item(d.Entry, VerdictDeferred, nil))
-					mu.Unlock()
-					continue
+				if !stopped.Load() && ctx.Err() == nil {
+					if err := pacer.Wait(ctx); err != nil {
+						stop("deadline reached or interrupted; the rest is left for the next run", nil)
+					}
 				}
-				if err := pacer.Wait(ctx); err != nil {
+				if stopped.Load() || ctx.Err() != nil {
+					if ctx.Err() != nil {
+						stop("deadline reached or interrupted; the rest is left for the next run", nil)
+					}
 					mu.Lock()
 					rep.Deferred++
 					rep.Items = append(rep.Items, item(d.Entry, VerdictDeferred, nil))
@@ -446,7 +450,7 @@ func (r *Runner) redeliverOne(ctx context.Context, t Target, e *LedgerEntry, clo
 	switch {
 	case err == nil:
 		clock.Observe(at)
-		e.Requests++
+		e.countRequest()
 		e.LastRequest = at
 		e.IntentAt = time.Time{}
 		e.State = StatePending

@@ -113,11 +113,16 @@ func check(ctx context.Context, file string) (int, error) {
 	}
 	defer db.Close()
 
+	// Both facts come from one read transaction: a migration committing in
+	// between must not show a new version with an old application id.
 	var appID, version int
-	if err := db.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
 		return 0, fileError(file, err)
 	}
-	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+	err = tx.QueryRowContext(ctx, "SELECT * FROM pragma_application_id, pragma_user_version").Scan(&appID, &version)
+	tx.Rollback()
+	if err != nil {
 		return 0, fileError(file, err)
 	}
 	// A newer schema is refused before anything else looks at it: this

@@ -19,6 +19,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math"
 	"net/url"
@@ -78,21 +79,19 @@ func Open(path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, redeliver.Wrap(redeliver.EInvalid, err, "cannot create the directory of state %s", path)
 	}
-	// A new file is created empty (SQLite's empty database) and 0600; an
-	// existing one is checked before anything may write to it.
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	switch {
-	case err == nil:
-		f.Close()
-	case errors.Is(err, fs.ErrExist):
-		if _, err := check(ctx, path); err != nil {
+	// A new file is built whole under a temporary name and linked into
+	// place, so a run starting at the same moment never sees it half made;
+	// an existing one is checked before anything may write to it.
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+		if err := create(ctx, path); err != nil {
 			return nil, err
 		}
-		if err := checkWritable(path); err != nil {
-			return nil, err
-		}
-	default:
-		return nil, writeError(path, err)
+	}
+	if _, err := check(ctx, path); err != nil {
+		return nil, err
+	}
+	if err := checkWritable(path); err != nil {
+		return nil, err
 	}
 
 	dsn, err := dataSource(path, false)
@@ -178,6 +177,44 @@ func dataSource(path string, readOnly bool) (string, error) {
 		q.Set("_synchronous", "FULL") // WAL's NORMAL may lose the last commits on power loss
 	}
 	return (&url.URL{Scheme: "file", Path: p, RawQuery: q.Encode()}).String(), nil
+}
+
+// create builds a new state file at path: it migrates a fresh database
+// under a temporary name, closes it (which folds the WAL into the file) and
+// hard-links it into place. If another process linked its own first, that
+// one is kept: both are complete.
+func create(ctx context.Context, path string) error {
+	tmp := fmt.Sprintf("%s.new-%d-%d", path, os.Getpid(), time.Now().UnixNano())
+	defer func() {
+		for _, p := range []string{tmp, tmp + "-wal", tmp + "-shm", tmp + "-journal"} {
+			os.Remove(p)
+		}
+	}()
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return writeError(path, err)
+	}
+	f.Close()
+	dsn, err := dataSource(tmp, false)
+	if err != nil {
+		return err
+	}
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return redeliver.Wrap(redeliver.EInternal, err, "state %s", path)
+	}
+	db.SetMaxOpenConns(1)
+	if err := migrate(ctx, db, path); err != nil {
+		db.Close()
+		return err
+	}
+	if err := db.Close(); err != nil {
+		return fileError(path, err)
+	}
+	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
+		return writeError(path, err)
+	}
+	return nil
 }
 
 // checkWritable tells a read-only file apart before SQLite, which would

@@ -175,8 +175,8 @@ func runDeliveries(ctx context.Context, io *streams, o *deliveriesOptions) error
 		} else if v.LedgerAsked > 0 {
 			led = fmt.Sprintf("%s (asked %d)", led, v.LedgerAsked)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", v.GUID, ev, v.Outcome, v.Attempts, v.Redeliveries,
-			when(v.Last), v.LastStatus, led)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", printable(v.GUID), printable(ev), v.Outcome, v.Attempts, v.Redeliveries,
+			when(v.Last), printable(v.LastStatus), led)
 	}
 	return tw.Flush()
 }

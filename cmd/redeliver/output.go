@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/redeliver/redeliver"
 )
@@ -115,7 +117,7 @@ func writeText(w io.Writer, r *runResult) {
 	}
 	for _, t := range r.Targets {
 		if t.Target == "" {
-			fmt.Fprintf(w, "error: %s\n", t.Error)
+			fmt.Fprintf(w, "error: %s\n", printable(t.Error))
 			continue
 		}
 		fmt.Fprintf(w, "%s: %s %d of %d failed events (%d attempts listed since %s)\n",
@@ -125,7 +127,7 @@ func writeText(w io.Writer, r *runResult) {
 			n    int
 			what string
 		}{{t.Waiting, "waiting for their next attempt"}, {t.Pending, "pending"}, {t.Deferred, "left for the next run"},
-			{t.Recovered, "recovered"}, {t.Exhausted, "exhausted"}, {t.Expired, "expired"}, {t.Filtered, "filtered out"}, {t.Errors, "refused"}} {
+			{t.Recovered, "recovered"}, {t.Exhausted, "exhausted"}, {t.Expired, "expired"}, {t.Filtered, "filtered out"}, {t.Errors, "could not be asked (see below)"}} {
 			if c.n > 0 {
 				parts = append(parts, fmt.Sprintf("%d %s", c.n, c.what))
 			}
@@ -136,13 +138,13 @@ func writeText(w io.Writer, r *runResult) {
 		for _, it := range t.Items {
 			switch {
 			case r.DryRun && it.Verdict == redeliver.VerdictRedeliver:
-				fmt.Fprintf(w, "  would redeliver %s (%s) attempt %d, first seen %s\n", it.GUID, eventName(it), it.AttemptID, when(it.FirstSeen))
+				fmt.Fprintf(w, "  would redeliver %s (%s) attempt %d, first seen %s\n", printable(it.GUID), printable(eventName(it)), it.AttemptID, when(it.FirstSeen))
 			case it.Error != "":
-				fmt.Fprintf(w, "  ! %s (%s): %s\n", it.GUID, eventName(it), it.Error)
+				fmt.Fprintf(w, "  ! %s (%s): %s\n", printable(it.GUID), printable(eventName(it)), printable(it.Error))
 			case it.Verdict == redeliver.VerdictExhausted:
-				fmt.Fprintf(w, "  ! exhausted: %s (%s) still failing after %d redeliveries\n", it.GUID, eventName(it), it.Attempts)
+				fmt.Fprintf(w, "  ! exhausted: %s (%s) still failing after %d redeliveries\n", printable(it.GUID), printable(eventName(it)), it.Attempts)
 			case it.Verdict == redeliver.VerdictExpired:
-				fmt.Fprintf(w, "  ! expired: %s (%s) is past GitHub's redelivery horizon\n", it.GUID, eventName(it))
+				fmt.Fprintf(w, "  ! expired: %s (%s) is past GitHub's redelivery horizon\n", printable(it.GUID), printable(eventName(it)))
 			}
 		}
 		for _, g := range t.Uncovered {
@@ -152,11 +154,11 @@ func writeText(w io.Writer, r *runResult) {
 			fmt.Fprintf(w, "  ! stopped early: %s\n", t.Stopped)
 		}
 		if t.Error != "" {
-			fmt.Fprintf(w, "  ! error: %s\n", t.Error)
+			fmt.Fprintf(w, "  ! error: %s\n", printable(t.Error))
 		}
 	}
 	for _, p := range r.Problems {
-		fmt.Fprintf(w, "error: %s\n", p)
+		fmt.Fprintf(w, "error: %s\n", printable(p))
 	}
 	since := time.Time{}
 	for _, t := range r.Targets {
@@ -173,6 +175,18 @@ func eventName(it redeliver.Item) string {
 		return it.Event + "." + it.Action
 	}
 	return it.Event
+}
+
+// printable keeps a string from the API on one line of text output: with
+// control characters in it (a line break could start a workflow command of
+// its own in GitHub Actions, which reads stdout and stderr), it is shown
+// with Go's escapes.
+func printable(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
 }
 
 // writeAnnotations emits ::warning:: workflow commands for exhausted and

@@ -79,11 +79,11 @@ func execute(ctx context.Context, args []string, io *streams) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(io.err, "redeliver:", ee.err)
+			fmt.Fprintln(io.err, "redeliver:", printable(ee.err.Error()))
 		}
 		return ee.code
 	}
-	fmt.Fprintln(io.err, "redeliver:", err)
+	fmt.Fprintln(io.err, "redeliver:", printable(err.Error()))
 	var re *redeliver.Error
 	if !errors.As(err, &re) {
 		return exitInvalid // cobra's own complaints: unknown command, bad arguments

@@ -122,13 +122,17 @@ func runRun(ctx context.Context, io *streams, o *runOptions) error {
 	if err := gh.CheckAuth(ctx); err != nil {
 		return err
 	}
-	if store == nil {
+	// Targets given by "every hook" or a hook URL are found before a new
+	// state is made: when none is found (a --hook-url that matches no
+	// hook) nothing is written.
+	targets, targetErrs := expandTargets(ctx, gh, s.Targets)
+	if store == nil && len(targets) > 0 {
 		if store, flush, err = openStore(ctx, s, gh, o.dryRun); err != nil {
 			return err
 		}
 		defer store.Close()
 	}
-	if !o.dryRun {
+	if store != nil && !o.dryRun {
 		unlock, err := lockStore(ctx, io, store, o.lockWait)
 		if err != nil {
 			return err
@@ -137,7 +141,6 @@ func runRun(ctx context.Context, io *streams, o *runOptions) error {
 	}
 	warnPace(ctx, io, s, gh, o)
 
-	targets, targetErrs := expandTargets(ctx, gh, s.Targets)
 	runCtx := ctx
 	if o.timeout > 0 {
 		var cancel context.CancelFunc
