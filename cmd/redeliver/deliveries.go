@@ -105,45 +105,32 @@ func runDeliveries(ctx context.Context, io *streams, o *deliveriesOptions) error
 
 	views := map[string]*eventView{}
 	var order []string
-	cursor := ""
-	var cutoff time.Time
-	for pages := 0; ; pages++ {
-		page, err := gh.ListAttempts(ctx, t.Target, cursor)
-		if err != nil {
-			return err
+	since := func(first redeliver.Page) time.Time {
+		if t.Policy.SinceAgo > 0 {
+			return first.ServerTime.Add(-t.Policy.SinceAgo)
 		}
-		if pages == 0 {
-			cutoff = t.Policy.Since
-			if t.Policy.SinceAgo > 0 {
-				cutoff = page.ServerTime.Add(-t.Policy.SinceAgo)
-			}
-		}
-		reached := len(page.Attempts) == 0
-		for _, a := range page.Attempts {
-			if a.DeliveredAt.Before(cutoff) {
-				reached = true
-				continue
-			}
-			v := views[a.GUID]
-			if v == nil {
-				v = &eventView{GUID: a.GUID, Event: a.Event, Action: a.Action, Outcome: "failed",
-					Last: a.DeliveredAt, LastStatus: a.Status, LastCode: a.StatusCode, NewestID: a.ID}
-				views[a.GUID] = v
-				order = append(order, a.GUID)
-			}
-			v.Attempts++
-			if a.Redelivery {
-				v.Redeliveries++
-			}
-			if a.Succeeded() {
-				v.Outcome = "ok"
-			}
-		}
-		if reached || page.Next == "" || page.Next == cursor {
-			break
-		}
-		cursor = page.Next
+		return t.Policy.Since
 	}
+	listing, err := redeliver.List(ctx, gh, t.Target, since, func(a redeliver.Attempt) {
+		v := views[a.GUID]
+		if v == nil {
+			v = &eventView{GUID: a.GUID, Event: a.Event, Action: a.Action, Outcome: "failed",
+				Last: a.DeliveredAt, LastStatus: a.Status, LastCode: a.StatusCode, NewestID: a.ID}
+			views[a.GUID] = v
+			order = append(order, a.GUID)
+		}
+		v.Attempts++
+		if a.Redelivery {
+			v.Redeliveries++
+		}
+		if a.Succeeded() {
+			v.Outcome = "ok"
+		}
+	}, nil)
+	if err != nil {
+		return err
+	}
+	cutoff := listing.Cutoff
 	var out []eventView
 	for _, g := range order {
 		v := views[g]
