@@ -93,7 +93,7 @@ func TestOpenAPIGoGitHub(t *testing.T) {
 			if _, err := cli.Actions.CreateRepoVariable(ctx, "acme", "ops", github.ActionsCreateVariableRequest{Name: "LAST_REDELIVERY", Value: "1"}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := cli.Actions.UpdateRepoVariable(ctx, "acme", "ops", "LAST_REDELIVERY", github.ActionsUpdateVariableRequest{Value: github.Ptr("2")}); err != nil {
+			if _, err := cli.Actions.UpdateRepoVariable(ctx, "acme", "ops", "LAST_REDELIVERY", github.ActionsUpdateVariableRequest{Value: new("2")}); err != nil {
 				t.Fatal(err)
 			}
 			v, _, err := cli.Actions.GetRepoVariable(ctx, "acme", "ops", "LAST_REDELIVERY")

@@ -47,7 +47,6 @@ type outgoing struct {
 	secret     string
 	form       bool
 	insecure   bool
-	headers    map[string]string
 	body       []byte
 	guid       string
 	event      string

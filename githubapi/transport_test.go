@@ -162,7 +162,7 @@ func TestRateLimits(t *testing.T) {
 		w.srv.SetVariable("acme", "api", "REDELIVER_STATE", "v1")
 		w.srv.AddFault(ghfake.Fault{Route: route, Kind: ghfake.FaultSecondaryLimit, RetryAfter: 1, Times: 1})
 		c := newTestClient(t, Config{BaseURL: w.srv.URL(), Token: testToken})
-		_, err := c.REST().Actions.UpdateRepoVariable(context.Background(), "acme", "api", "REDELIVER_STATE", github.ActionsUpdateVariableRequest{Value: github.Ptr("v2")})
+		_, err := c.REST().Actions.UpdateRepoVariable(context.Background(), "acme", "api", "REDELIVER_STATE", github.ActionsUpdateVariableRequest{Value: new("v2")})
 		if err != nil {
 			t.Fatal(err)
 		}
