@@ -71,13 +71,17 @@ func (s *Store) Lock(ctx context.Context, wait time.Duration) (func() error, err
 
 // holder describes who holds the lock, from the pid in the lock file.
 func holder(name string) string {
-	b, err := os.ReadFile(name)
-	if err != nil {
-		return "pid unknown"
+	// The holder writes its pid just after taking the lock: a waiter that
+	// looks in between finds the file empty, so look again a few times.
+	for range 20 {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return "pid unknown"
+		}
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
+			return "pid " + strconv.Itoa(pid)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 {
-		return "pid unknown"
-	}
-	return "pid " + strconv.Itoa(pid)
+	return "pid unknown"
 }
