@@ -226,16 +226,19 @@ type crawlResult struct {
 func (r *Runner) crawl(ctx context.Context, t Target, cp Checkpoint, hasCP bool, rep *Report) (*crawlResult, error) {
 	p := r.Policy
 	res := &crawlResult{obs: make(map[string]*Observation)}
-	cutoff := func(first Page) time.Time {
+	var first time.Time // the cutoff, once the first page has told GitHub's clock
+	cutoff := func(pg Page) time.Time {
 		switch {
 		case !p.Since.IsZero():
-			return p.Since
+			first = p.Since
 		case p.SinceAgo > 0:
-			return first.ServerTime.Add(-p.SinceAgo)
+			first = pg.ServerTime.Add(-p.SinceAgo)
 		case hasCP:
-			return cp.Time.Add(-p.Overlap)
+			first = cp.Time.Add(-p.Overlap)
+		default:
+			first = pg.ServerTime.Add(-p.FirstWindow)
 		}
-		return first.ServerTime.Add(-p.FirstWindow)
+		return first
 	}
 	l, err := List(ctx, r.Source, t, cutoff, func(a Attempt) {
 		rep.Attempts++
@@ -246,8 +249,15 @@ func (r *Runner) crawl(ctx context.Context, t Target, cp Checkpoint, hasCP bool,
 			rep.Events++
 		}
 		o.Add(a)
-	}, func(pages int) {
+	}, func(pages int) error {
 		r.progress(Progress{Target: rep.Target, Pages: pages, Attempts: rep.Attempts})
+		if pages == 1 && !hasCP && !r.DryRun {
+			// A first run marks where its window starts before going on: if
+			// it dies, the next run looks back as far, not 24 h from its own
+			// later start, which would skip the oldest part unseen.
+			return r.Store.SetCheckpoint(ctx, t.Key(), Checkpoint{Time: first.Add(p.Overlap)})
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -281,8 +291,9 @@ type Listing struct {
 // every attempt delivered at or after the cutoff (computed from the first
 // page, as it depends on GitHub's clock). It stops at the first page that
 // reaches the cutoff, at an empty page, at the last page, or at a cursor
-// that does not advance. page, if not nil, hears the page count.
-func List(ctx context.Context, src Source, t Target, cutoff func(first Page) time.Time, each func(Attempt), page func(pages int)) (Listing, error) {
+// that does not advance. page, if not nil, hears the page count after each
+// page; an error from it ends the listing.
+func List(ctx context.Context, src Source, t Target, cutoff func(first Page) time.Time, each func(Attempt), page func(pages int) error) (Listing, error) {
 	var l Listing
 	cursor := ""
 	for {
@@ -307,7 +318,9 @@ func List(ctx context.Context, src Source, t Target, cutoff func(first Page) tim
 			each(a)
 		}
 		if page != nil {
-			page(l.Pages)
+			if err := page(l.Pages); err != nil {
+				return l, err
+			}
 		}
 		if reached || pg.Next == "" {
 			l.Complete = true

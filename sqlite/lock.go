@@ -49,9 +49,20 @@ func (s *Store) Lock(ctx context.Context, wait time.Duration) (func() error, err
 		return nil, redeliver.Wrap(redeliver.EInvalid, err, "cannot take the lock %s of state %s", name, s.path)
 	}
 	if !ok {
-		return nil, redeliver.Errorf(redeliver.EConflict,
-			"state %s is in use by another redeliver run (%s); wait for it to finish, or stop it (lock file %s)",
-			s.path, holder(name), name)
+		// No pid: a holder was leaving just as we looked (it clears the pid
+		// before it lets go) or another has just taken it and not yet
+		// written its pid. Look again, for a second at most.
+		who := holder(name)
+		for end := time.Now().Add(time.Second); who == "pid unknown" && time.Now().Before(end); who = holder(name) {
+			if ok, err = fl.TryLock(); err != nil || ok {
+				break
+			}
+		}
+		if err != nil || !ok {
+			return nil, redeliver.Errorf(redeliver.EConflict,
+				"state %s is in use by another redeliver run (%s); wait for it to finish, or stop it (lock file %s)",
+				s.path, who, name)
+		}
 	}
 	// Best effort: the pid only makes the conflict message useful. (Windows
 	// locks the bytes themselves, so there it stays unknown.)

@@ -19,7 +19,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"io/fs"
 	"math"
 	"net/url"
@@ -184,17 +183,17 @@ func dataSource(path string, readOnly bool) (string, error) {
 // hard-links it into place. If another process linked its own first, that
 // one is kept: both are complete.
 func create(ctx context.Context, path string) error {
-	tmp := fmt.Sprintf("%s.new-%d-%d", path, os.Getpid(), time.Now().UnixNano())
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".new-*")
+	if err != nil {
+		return writeError(path, err)
+	}
+	tmp := f.Name()
+	f.Close()
 	defer func() {
 		for _, p := range []string{tmp, tmp + "-wal", tmp + "-shm", tmp + "-journal"} {
 			os.Remove(p)
 		}
 	}()
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return writeError(path, err)
-	}
-	f.Close()
 	dsn, err := dataSource(tmp, false)
 	if err != nil {
 		return err
