@@ -2,6 +2,8 @@ package redeliver
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -90,7 +92,7 @@ func (r *Runner) run(ctx context.Context, t Target, rep *Report) error {
 		ledger[stored[i].GUID] = &stored[i]
 	}
 
-	crawl, err := r.crawl(ctx, t, cp, hasCP, rep)
+	crawl, err := r.crawl(ctx, t, cp, hasCP, func(g string) bool { return ledger[g] != nil }, rep)
 	if err != nil {
 		return err
 	}
@@ -223,7 +225,7 @@ type crawlResult struct {
 
 // crawl lists newest first until the page that reaches the cutoff, folding
 // attempts into per-guid observations.
-func (r *Runner) crawl(ctx context.Context, t Target, cp Checkpoint, hasCP bool, rep *Report) (*crawlResult, error) {
+func (r *Runner) crawl(ctx context.Context, t Target, cp Checkpoint, hasCP bool, known func(guid string) bool, rep *Report) (*crawlResult, error) {
 	p := r.Policy
 	res := &crawlResult{obs: make(map[string]*Observation)}
 	var first time.Time // the cutoff, once the first page has told GitHub's clock
@@ -240,15 +242,39 @@ func (r *Runner) crawl(ctx context.Context, t Target, cp Checkpoint, hasCP bool,
 		}
 		return first
 	}
+	// Most events in a window were delivered fine and need nothing but to
+	// be recognised if an older failed attempt of theirs shows up on a later
+	// page: they are kept as 16-byte keys, and full observations only for
+	// events that failed or that the ledger knows.
+	fine := make(map[guidKey]struct{})
+	names := make(map[string]string) // event and action names, interned
+	intern := func(s string) string {
+		if v, ok := names[s]; ok {
+			return v
+		}
+		names[s] = s
+		return s
+	}
 	l, err := List(ctx, r.Source, t, cutoff, func(a Attempt) {
 		rep.Attempts++
-		o := res.obs[a.GUID]
-		if o == nil {
-			o = &Observation{}
-			res.obs[a.GUID] = o
-			rep.Events++
+		if o := res.obs[a.GUID]; o != nil {
+			o.Add(a)
+			return
 		}
+		k := keyOf(a.GUID)
+		if _, ok := fine[k]; ok {
+			return // an older attempt of an event that a newer one delivered
+		}
+		if a.Succeeded() && !known(a.GUID) {
+			fine[k] = struct{}{}
+			rep.Events++
+			return
+		}
+		a.Event, a.Action = intern(a.Event), intern(a.Action)
+		o := &Observation{}
 		o.Add(a)
+		res.obs[a.GUID] = o
+		rep.Events++
 	}, func(pages int) error {
 		r.progress(Progress{Target: rep.Target, Pages: pages, Attempts: rep.Attempts})
 		if pages == 1 && !hasCP && !r.DryRun {
@@ -553,4 +579,28 @@ func (c *serverClock) Observe(t time.Time) {
 	if t.After(c.last) {
 		c.last = t
 	}
+}
+
+// guidKey is a guid in 16 bytes: a UUID's own bytes (GitHub's guids are
+// UUIDs), or else the first 16 bytes of its SHA-256.
+type guidKey [16]byte
+
+func keyOf(guid string) guidKey {
+	var k guidKey
+	if len(guid) == 36 && guid[8] == '-' && guid[13] == '-' && guid[18] == '-' && guid[23] == '-' {
+		ok := true
+		for i, seg := range [][2]int{{0, 8}, {9, 13}, {14, 18}, {19, 23}, {24, 36}} {
+			at := [...]int{0, 4, 6, 8, 10}[i]
+			if _, err := hex.Decode(k[at:], []byte(guid[seg[0]:seg[1]])); err != nil {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return k
+		}
+	}
+	sum := sha256.Sum256([]byte(guid))
+	copy(k[:], sum[:16])
+	return k
 }
