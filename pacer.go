@@ -3,29 +3,101 @@ package redeliver
 import (
 	"context"
 	"sync"
+	"time"
 
 	"golang.org/x/time/rate"
 )
 
-// Pacer spaces mutating requests. Its default is GitHub's best practice:
-// one at a time, at least a second apart (FACTS.md §9). When GitHub or the
-// receiver pushes back, Slow halves the pace for the rest of the run.
+// Pacer spaces mutating requests. Its default is GitHub's best practice and
+// documented limits (FACTS.md §9): one at a time, at least a second apart,
+// and no more content-creating requests than GitHub allows in a minute (80)
+// and in an hour (500), counted over sliding windows as GitHub counts them,
+// so a long backlog drains at the pace GitHub allows without being told
+// off. When GitHub or the receiver pushes back, Slow halves the pace for the
+// rest of the run.
 type Pacer struct {
-	mu  sync.Mutex
-	lim *rate.Limiter
+	mu      sync.Mutex
+	lim     *rate.Limiter
+	windows []*window
 }
 
-// NewPacer allows perSecond requests a second (≤ 0: unlimited).
-func NewPacer(perSecond float64) *Pacer {
+// Window is a cap of Limit requests in any span of Length.
+type Window struct {
+	Limit  int
+	Length time.Duration
+}
+
+// GitHubWindows are GitHub's content-creation limits: 80 a minute, 500 an
+// hour. Whether redeliveries count as content creation is not documented,
+// so they are paced as if they do.
+var GitHubWindows = []Window{{Limit: 80, Length: time.Minute}, {Limit: 500, Length: time.Hour}}
+
+// window remembers when the last Limit requests went.
+type window struct {
+	Window
+	at []time.Time
+}
+
+// NewPacer allows perSecond requests a second (≤ 0: unlimited) and at most
+// each window's Limit in any span of its Length (a zero Limit is no cap).
+func NewPacer(perSecond float64, windows ...Window) *Pacer {
 	l := rate.Limit(perSecond)
 	if perSecond <= 0 {
 		l = rate.Inf
 	}
-	return &Pacer{lim: rate.NewLimiter(l, 1)}
+	p := &Pacer{lim: rate.NewLimiter(l, 1)}
+	for _, w := range windows {
+		if w.Limit > 0 && w.Length > 0 {
+			p.windows = append(p.windows, &window{Window: w})
+		}
+	}
+	return p
 }
 
-// Wait blocks until the next request may go.
-func (p *Pacer) Wait(ctx context.Context) error { return p.lim.Wait(ctx) }
+// Wait blocks until the next request may go, and counts it as gone.
+func (p *Pacer) Wait(ctx context.Context) error {
+	if err := p.lim.Wait(ctx); err != nil {
+		return err
+	}
+	for {
+		d := p.reserve(time.Now())
+		if d <= 0 {
+			return nil
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// reserve counts a request at now if every window has room, or says how
+// long until one has.
+func (p *Pacer) reserve(now time.Time) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var wait time.Duration
+	for _, w := range p.windows {
+		for len(w.at) > 0 && !now.Before(w.at[0].Add(w.Length)) {
+			w.at = w.at[1:]
+		}
+		if len(w.at) >= w.Limit {
+			// A margin of a thousandth of the window absorbs the moment
+			// between our clock and GitHub's stamping of the request.
+			wait = max(wait, w.at[len(w.at)-w.Limit].Add(w.Length+w.Length/1000).Sub(now))
+		}
+	}
+	if wait > 0 {
+		return wait
+	}
+	for _, w := range p.windows {
+		w.at = append(w.at, now)
+	}
+	return 0
+}
 
 // Slow halves the pace; an unlimited pacer drops to 10 a second.
 func (p *Pacer) Slow() {

@@ -340,6 +340,7 @@ func (c *Client) CheckAuth(ctx context.Context) error {
 		if err != nil && !isStatus(err, http.StatusNotFound) {
 			return c.fail(c.token, err, "check the token (GET /rate_limit)", "GET /rate_limit: not found")
 		}
+		c.setLimitsOff(err != nil) // a 404: rate limiting is off
 	}
 	if c.app != nil {
 		_, _, err := c.app.gh.Apps.Get(ctx, "")
@@ -356,6 +357,12 @@ func (c *Client) CheckAuth(ctx context.Context) error {
 // without credentials when there is only an App (its JWT is for /app
 // routes only); either way it costs no primary quota.
 func (c *Client) RateLimitingOff(ctx context.Context) (bool, error) {
+	c.mu.Lock()
+	known := c.limitsOff
+	c.mu.Unlock()
+	if known != nil {
+		return *known, nil // CheckAuth asked already
+	}
 	a := c.token
 	if a == nil {
 		a = c.anon
@@ -363,11 +370,20 @@ func (c *Client) RateLimitingOff(ctx context.Context) (bool, error) {
 	_, _, err := a.gh.RateLimit.Get(ctx)
 	switch {
 	case err == nil:
+		c.setLimitsOff(false)
 		return false, nil
 	case isStatus(err, http.StatusNotFound):
+		c.setLimitsOff(true)
 		return true, nil
 	}
 	return false, c.fail(a, err, "read the rate limits (GET /rate_limit)", "GET /rate_limit: not found")
+}
+
+// setLimitsOff remembers what GET /rate_limit said, so it is asked once.
+func (c *Client) setLimitsOff(off bool) {
+	c.mu.Lock()
+	c.limitsOff = &off
+	c.mu.Unlock()
 }
 
 // isStatus reports whether err is GitHub answering status.

@@ -117,6 +117,7 @@ type Client struct {
 	anon  *api // no credentials: GET /rate_limit for an App alone
 
 	mu        sync.Mutex
+	limitsOff *bool            // what GET /rate_limit said, once asked
 	instByKey map[string]int64 // "org/acme" or "repo/acme/api" → installation id
 	instByID  map[int64]*api
 }

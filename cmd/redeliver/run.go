@@ -21,11 +21,17 @@ type runOptions struct {
 	report      string
 	metricsFile string
 	rate        float64
-	concurrency int
-	timeout     time.Duration
-	lockWait    time.Duration
-	verbose     bool
-	noProbe     bool
+	perMinute   int
+	perHour     int
+	// perMinuteSet and perHourSet: given on the command line, so they hold
+	// even where GitHub does not limit rates.
+	perMinuteSet, perHourSet bool
+	paceScale                float64
+	concurrency              int
+	timeout                  time.Duration
+	lockWait                 time.Duration
+	verbose                  bool
+	noProbe                  bool
 }
 
 func newRunCmd(io *streams) *cobra.Command {
@@ -43,6 +49,7 @@ ORGANIZATION_NAME or REPO_OWNER/REPO_NAME, HOOK_ID, APP_ID/PRIVATE_KEY,
 LAST_REDELIVERY_VARIABLE_NAME, WORKFLOW_REPO_OWNER/WORKFLOW_REPO_NAME).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.perMinuteSet, o.perHourSet = cmd.Flags().Changed("per-minute"), cmd.Flags().Changed("per-hour")
 			return runRun(cmd.Context(), io, o)
 		},
 	}
@@ -56,6 +63,12 @@ LAST_REDELIVERY_VARIABLE_NAME, WORKFLOW_REPO_OWNER/WORKFLOW_REPO_NAME).`,
 	fs.StringVar(&o.report, "report", "", "also write the JSON report to this file")
 	fs.StringVar(&o.metricsFile, "metrics-file", "", "also write Prometheus metrics of the run to this file (node_exporter textfile format)")
 	fs.Float64Var(&o.rate, "rate", 1, "redeliveries per second at most (0: no limit; GitHub's advice is 1)")
+	fs.IntVar(&o.perMinute, "per-minute", 80, "redeliveries in any minute at most (0: no limit; GitHub allows 80 content-creating requests a minute)")
+	fs.IntVar(&o.perHour, "per-hour", 500, "redeliveries in any hour at most (0: no limit; GitHub allows 500 content-creating requests an hour)")
+	// Time compression for benchmarks against an emulator whose limits are
+	// scaled the same way: windows shrink and --rate grows by this factor.
+	fs.Float64Var(&o.paceScale, "pace-scale", 1, "")
+	_ = fs.MarkHidden("pace-scale")
 	fs.IntVar(&o.concurrency, "concurrency", 1, "redelivery requests in flight at once (GitHub's advice is 1)")
 	fs.DurationVar(&o.timeout, "timeout", 0, "stop asking after this long; what is left waits for the next run (0: no limit)")
 	fs.DurationVar(&o.lockWait, "lock-wait", time.Minute, "how long to wait for another run holding the state")
@@ -71,6 +84,12 @@ func checkRunOptions(o *runOptions) error {
 		return redeliver.Errorf(redeliver.EInvalid, "--output %q: want text or json", o.output)
 	case o.rate < 0:
 		return redeliver.Errorf(redeliver.EInvalid, "--rate %v: must not be negative", o.rate)
+	case o.perMinute < 0:
+		return redeliver.Errorf(redeliver.EInvalid, "--per-minute %d: must not be negative", o.perMinute)
+	case o.perHour < 0:
+		return redeliver.Errorf(redeliver.EInvalid, "--per-hour %d: must not be negative", o.perHour)
+	case o.paceScale <= 0:
+		return redeliver.Errorf(redeliver.EInvalid, "--pace-scale %v: must be positive", o.paceScale)
 	case o.concurrency < 1 || o.concurrency > 100:
 		return redeliver.Errorf(redeliver.EInvalid, "--concurrency %d: want 1 to 100 (GitHub allows 100 concurrent requests)", o.concurrency)
 	case o.timeout < 0:
@@ -114,14 +133,25 @@ func runRun(ctx context.Context, io *streams, o *runOptions) error {
 		}
 		defer store.Close()
 	}
-	pacer := redeliver.NewPacer(o.rate)
-	gh, err := connect(s, log, pacer.Slow)
+	// The pacer is made once GitHub has said whether it limits rates; a
+	// secondary limit met before then has nothing to slow down yet.
+	var pacer *redeliver.Pacer
+	gh, err := connect(s, log, func() {
+		if pacer != nil {
+			pacer.Slow()
+		}
+	})
 	if err != nil {
 		return err
 	}
 	if err := gh.CheckAuth(ctx); err != nil {
 		return err
 	}
+	limitsOff := false
+	if s.GHES {
+		limitsOff, _ = gh.RateLimitingOff(ctx) // asked once, by CheckAuth
+	}
+	pacer = newPacer(o, limitsOff)
 	// Targets given by "every hook" or a hook URL are found before a new
 	// state is made: when none is found (a --hook-url that matches no
 	// hook) nothing is written.
@@ -202,7 +232,9 @@ func lockStore(ctx context.Context, io *streams, st redeliver.Store, wait time.D
 func warnPace(ctx context.Context, io *streams, s *config.Settings, gh interface {
 	RateLimitingOff(context.Context) (bool, error)
 }, o *runOptions) {
-	if o.dryRun || (o.rate > 0 && o.rate <= 1 && o.concurrency == 1) {
+	within := o.rate > 0 && o.rate <= o.paceScale && o.concurrency == 1 &&
+		o.perMinute > 0 && o.perMinute <= 80 && o.perHour > 0 && o.perHour <= 500
+	if o.dryRun || within {
 		return
 	}
 	if s.GHES {
@@ -210,5 +242,24 @@ func warnPace(ctx context.Context, io *streams, s *config.Settings, gh interface
 			return
 		}
 	}
-	fmt.Fprintln(io.err, "warning: --rate/--concurrency exceed GitHub's advice (one request at a time, 1 s apart) on an instance that enforces rate limits; secondary limits will slow the run down")
+	fmt.Fprintln(io.err, "warning: --rate, --per-minute, --per-hour or --concurrency exceed GitHub's advice and limits (one request at a time, 1 s apart, 80 a minute, 500 an hour) on an instance that enforces rate limits; secondary limits will slow the run down")
+}
+
+// newPacer paces redeliveries as the flags say, time-compressed by
+// --pace-scale. GitHub's per-minute and per-hour caps do not apply where
+// rate limiting is off (a GHES default), unless the flags set them.
+func newPacer(o *runOptions, limitsOff bool) *redeliver.Pacer {
+	perMinute, perHour := o.perMinute, o.perHour
+	if limitsOff {
+		if !o.perMinuteSet {
+			perMinute = 0
+		}
+		if !o.perHourSet {
+			perHour = 0
+		}
+	}
+	scale := func(d time.Duration) time.Duration { return time.Duration(float64(d) / o.paceScale) }
+	return redeliver.NewPacer(o.rate*o.paceScale,
+		redeliver.Window{Limit: perMinute, Length: scale(time.Minute)},
+		redeliver.Window{Limit: perHour, Length: scale(time.Hour)})
 }

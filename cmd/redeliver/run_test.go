@@ -143,7 +143,7 @@ func TestRunGHESAndHorizons(t *testing.T) {
 			t.Errorf("%d redelivery requests, want 1 (the expired one is never sent)", n)
 		}
 		// github.com enforces rate limits: --rate 0 is beyond its advice.
-		if !strings.Contains(r.stderr, "warning: --rate/--concurrency exceed GitHub's advice") {
+		if !strings.Contains(r.stderr, "warning: --rate, --per-minute, --per-hour or --concurrency exceed GitHub's advice") {
 			t.Errorf("want the pace warning on github.com:\n%s", r)
 		}
 	})
