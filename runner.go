@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -29,8 +30,9 @@ type Runner struct {
 	Concurrency int
 	// DryRun lists and plans but asks GitHub for nothing and writes nothing.
 	DryRun bool
-	// Probe looks at the first page after 20, 200, 2000… redeliveries to see
-	// whether the receiver is taking them, and slows down or stops if not.
+	// Probe looks at the first page after 20 redeliveries to see whether the
+	// receiver is taking them, and slows down or stops if not; while it is
+	// not shown healthy, it looks again after 200, 2000….
 	Probe  bool
 	Logger *slog.Logger
 	// OnProgress, when set, hears about each page listed and each request.
@@ -460,8 +462,10 @@ func (r *Runner) redeliverAll(ctx context.Context, t Target, due []*Decision, cl
 				if many {
 					stop("GitHub refused 5 redeliveries in a row", nil)
 				}
-				if probeNow {
-					r.probe(ctx, t, snapshot, pacer, stop)
+				if probeNow && !r.probe(ctx, t, snapshot, pacer, stop) {
+					mu.Lock()
+					nextProbe = math.MaxInt // healthy: no need to look again
+					mu.Unlock()
 				}
 			}
 		})
@@ -514,10 +518,13 @@ func (r *Runner) redeliverOne(ctx context.Context, t Target, e *LedgerEntry, clo
 }
 
 // probe lists the first page and checks how this run's redeliveries fared.
-func (r *Runner) probe(ctx context.Context, t Target, sent map[string]time.Time, pacer *Pacer, stop func(string, error)) {
+//
+// It reports whether to look again later: only while the receiver has not
+// shown itself healthy, so a healthy one costs a single listing call.
+func (r *Runner) probe(ctx context.Context, t Target, sent map[string]time.Time, pacer *Pacer, stop func(string, error)) (again bool) {
 	page, err := r.Source.ListAttempts(ctx, t, "")
 	if err != nil {
-		return // the probe is advice; the run goes on
+		return true // the probe is advice; the run goes on
 	}
 	var checked, failed int
 	for _, a := range page.Attempts {
@@ -531,7 +538,7 @@ func (r *Runner) probe(ctx context.Context, t Target, sent map[string]time.Time,
 		}
 	}
 	if checked < 10 {
-		return
+		return true // too few shown yet (GitHub redelivers asynchronously)
 	}
 	switch {
 	case failed*10 >= checked*9:
@@ -539,7 +546,10 @@ func (r *Runner) probe(ctx context.Context, t Target, sent map[string]time.Time,
 	case failed*2 >= checked:
 		pacer.Slow()
 		r.log().Warn("receiver struggling; slowing down", "target", t.Key(), "failed", failed, "checked", checked, "rate", pacer.Rate())
+	default:
+		return false
 	}
+	return true
 }
 
 func (s State) verdict() Verdict {

@@ -280,3 +280,20 @@ func TestRunnerReportsCoverage(t *testing.T) {
 		t.Fatalf("uncovered until %s, want %s", rep.Uncovered[0].To, want)
 	}
 }
+
+// A receiver shown healthy by the first probe costs no more listing calls.
+func TestRunnerProbesAHealthyReceiverOnce(t *testing.T) {
+	f := newFixture(t, ghfake.Options{}, true)
+	var seeds []ghfake.Seed
+	for i := range 250 {
+		seeds = append(seeds, ghfake.Seed{At: t0.Add(-time.Duration(i+1) * time.Second), StatusCode: 500})
+	}
+	f.gh.SeedAttempts(f.hook, seeds)
+	rep := f.run(t, redeliver.DefaultPolicy(), func(r *redeliver.Runner) { r.Probe = true })
+	if rep.Redelivered != 250 || rep.Stopped != "" {
+		t.Fatalf("redelivered %d, stopped %q", rep.Redelivered, rep.Stopped)
+	}
+	if n := f.gh.RequestCount("GET /orgs/{org}/hooks/{hook_id}/deliveries"); n != rep.Pages+1 {
+		t.Fatalf("%d listing calls for %d pages: want one probe, after the first 20", n, rep.Pages)
+	}
+}
