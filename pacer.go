@@ -85,9 +85,9 @@ func (p *Pacer) reserve(now time.Time) time.Duration {
 			w.at = w.at[1:]
 		}
 		if len(w.at) >= w.Limit {
-			// A margin of a thousandth of the window absorbs the moment
+			// A margin of a hundredth of the window absorbs the time
 			// between our clock and GitHub's stamping of the request.
-			wait = max(wait, w.at[len(w.at)-w.Limit].Add(w.Length+w.Length/1000).Sub(now))
+			wait = max(wait, w.at[len(w.at)-w.Limit].Add(w.Length+w.Length/100).Sub(now))
 		}
 	}
 	if wait > 0 {

@@ -15,16 +15,16 @@ func TestPacerWindows(t *testing.T) {
 		}
 	}
 	// The 4th must wait until the 1st leaves the minute (plus the margin).
-	if d := p.reserve(t0.Add(10 * time.Second)); d != 50*time.Second+60*time.Millisecond {
-		t.Fatalf("4th request waits %s, want 50.06s", d)
+	if d := p.reserve(t0.Add(10 * time.Second)); d != 50*time.Second+600*time.Millisecond {
+		t.Fatalf("4th request waits %s, want 50.6s", d)
 	}
-	if d := p.reserve(t0.Add(time.Minute + 60*time.Millisecond)); d != 0 {
+	if d := p.reserve(t0.Add(time.Minute + 600*time.Millisecond)); d != 0 {
 		t.Fatalf("4th request at the window's end waits %s", d)
 	}
 	p.reserve(t0.Add(2*time.Minute + time.Second))
 	// Five in the hour: the 6th waits for the hour to pass the first one,
 	// however free the minute is.
-	want := time.Hour + 3600*time.Millisecond - 10*time.Minute
+	want := time.Hour + 36*time.Second - 10*time.Minute
 	if d := p.reserve(t0.Add(10 * time.Minute)); d != want {
 		t.Fatalf("6th request waits %s, want %s", d, want)
 	}
