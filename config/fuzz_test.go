@@ -20,8 +20,8 @@ import (
 // Crashers Go writes to testdata/fuzz/ become regression seeds.
 //
 // With CONFIG_FUZZ_IGNORE_KNOWN=1 the fuzz targets skip inputs that only hit
-// the bugs already reported (see knownBug), so a fuzzing session can look
-// past them; the normal suite never sets it.
+// a known bug (see knownBug; those found so far are fixed), so a fuzzing run
+// can look past one while it is open; the normal suite never sets it.
 var ignoreKnown = os.Getenv("CONFIG_FUZZ_IGNORE_KNOWN") != ""
 
 // knownBug fails the test, or skips the input when ignoreKnown is set.
