@@ -242,8 +242,9 @@ func (s *Server) listDeliveries(c *reqCtx) {
 	c.json(http.StatusOK, items)
 }
 
-// getDelivery serves the three "get a delivery" operations.
-func (s *Server) getDelivery(c *reqCtx) {
+// findAttempt finds the request's delivery_id in its hook. It returns with
+// s.mu read-locked when found; when not, it has unlocked and answered 404.
+func (s *Server) findAttempt(c *reqCtx) (*hook, int, bool) {
 	id, ok := c.int64Param("delivery_id")
 	s.mu.RLock()
 	h := s.hookFor(c)
@@ -254,6 +255,15 @@ func (s *Server) getDelivery(c *reqCtx) {
 	if i < 0 {
 		s.mu.RUnlock()
 		c.notFound()
+		return nil, 0, false
+	}
+	return h, i, true
+}
+
+// getDelivery serves the three "get a delivery" operations.
+func (s *Server) getDelivery(c *reqCtx) {
+	h, i, found := s.findAttempt(c)
+	if !found {
 		return
 	}
 	a := &h.attempts[i]
@@ -291,16 +301,8 @@ func seededResponse(code int) (map[string]string, *string) {
 
 // redeliver serves the three "redeliver a delivery" operations.
 func (s *Server) redeliver(c *reqCtx) {
-	id, ok := c.int64Param("delivery_id")
-	s.mu.RLock()
-	h := s.hookFor(c)
-	i := -1
-	if h != nil && ok {
-		i = h.find(id)
-	}
-	if i < 0 {
-		s.mu.RUnlock()
-		c.notFound()
+	h, i, found := s.findAttempt(c)
+	if !found {
 		return
 	}
 	a := h.attempts[i]
@@ -315,6 +317,6 @@ func (s *Server) redeliver(c *reqCtx) {
 		})
 		return
 	}
-	s.startRedelivery(hookID, id, guid)
+	s.startRedelivery(hookID, a.id, guid)
 	c.json(http.StatusAccepted, struct{}{})
 }
