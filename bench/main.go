@@ -115,6 +115,7 @@ func run(cfg config) error {
 			return fmt.Errorf("%s: %v", cfg.from, err)
 		}
 		rep.Targets = evaluate(&rep)
+		rep.RenderedFrom = filepath.Base(cfg.from)
 		printText(os.Stdout, &rep)
 		return writeOutputs(cfg, root, &rep)
 	}

@@ -563,7 +563,7 @@ func (b *bench) collect(e *emulator, r *runResult, c benchCase, prog, report, st
 			r.Notes = append(r.Notes, "no report from redeliver: "+lastLine(r.stderrTail))
 		}
 		if probes := r.ByRoute["list"] - pages(e.stats.Attempts); probes > 0 && r.Complete {
-			r.Notes = append(r.Notes, fmt.Sprintf("%d list calls beyond the window's pages (receiver probes)", probes))
+			r.Notes = append(r.Notes, plural(probes, "list call")+" beyond the window's pages (receiver probes)")
 		}
 	}
 	if r.LimitPrimary+r.LimitSecondary > 0 {
