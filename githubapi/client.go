@@ -30,6 +30,7 @@
 package githubapi
 
 import (
+	"context"
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
@@ -96,6 +97,12 @@ type Config struct {
 	// HTTPTimeout bounds each attempt (sending, waiting for and reading the
 	// answer), not the waits between attempts: 0 means DefaultHTTPTimeout.
 	HTTPTimeout time.Duration
+	// Conditional makes the first page of each hook's deliveries a
+	// conditional request (see conditional.go); for callers that poll.
+	Conditional bool
+	// OnAnswer, when set, hears every answer with its request's context
+	// (from any goroutine: it must be quick and safe for concurrent use).
+	OnAnswer func(context.Context, Answer)
 }
 
 // Client talks to one GitHub (github.com or a GHES) with the credentials of
@@ -108,6 +115,8 @@ type Client struct {
 	key       *rsa.PrivateKey
 	retries   int
 	onLimit   func()
+	cond      bool
+	onAnswer  func(context.Context, Answer)
 	minWait   time.Duration // first backoff interval; tests shorten it
 	skew      *skewClock
 	wire      http.RoundTripper // the bottom of every stack
@@ -172,6 +181,8 @@ func newClient(cfg Config, minWait time.Duration) (*Client, error) {
 		key:       key,
 		retries:   cfg.MaxRetries,
 		onLimit:   cfg.OnSecondaryLimit,
+		cond:      cfg.Conditional,
+		onAnswer:  cfg.OnAnswer,
 		minWait:   minWait,
 		skew:      &skewClock{},
 		instByKey: map[string]int64{},

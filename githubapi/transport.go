@@ -78,6 +78,12 @@ func (c *Client) newAPI(who string, auth http.RoundTripper) *api {
 	// sleep limit retryRT sets) when a wait would outlast the deadline.
 	rt = github_secondary_ratelimit.New(rt, github_secondary_ratelimit.WithLimitDetectedCallback(secondary))
 	rt = &retryRT{next: rt, st: st, max: c.retries, minWait: c.minWait, log: c.log, who: who, onSecondary: secondary}
+	if c.onAnswer != nil {
+		rt = &observeRT{next: rt, who: who, base: c.base.Path, on: c.onAnswer}
+	}
+	if c.cond {
+		rt = newConditional(rt)
+	}
 	base := c.base.String()
 	gh, err := github.NewClient(
 		github.WithHTTPClient(&http.Client{Transport: rt}),
