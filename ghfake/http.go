@@ -76,12 +76,14 @@ func (s *Server) routes() {
 
 // reqCtx carries one request through the middleware and its handler.
 type reqCtx struct {
-	s   *Server
-	w   *respWriter
-	r   *http.Request
-	rt  *route
-	p   *principal
-	rid string
+	s       *Server
+	w       *respWriter
+	r       *http.Request
+	rt      *route
+	p       *principal
+	rid     string
+	billed  bool           // counted against the primary limit (or would be, with rate limiting off)
+	charged *primaryWindow // the window the primary charge went to, for a 304's refund
 }
 
 // respWriter counts the status before any byte leaves (so a client that
@@ -118,14 +120,18 @@ func (w *respWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // version, authentication, limits and injected faults, then the handler.
 func (s *Server) serve(rt *route, w http.ResponseWriter, r *http.Request) {
 	s.stats.count(rt.name)
-	rw := &respWriter{ResponseWriter: w, onStatus: func(code int) { s.stats.status(rt.name, code) }}
-	c := &reqCtx{s: s, w: rw, r: r, rt: rt, rid: s.requestID()}
+	rw := &respWriter{ResponseWriter: w}
+	c := &reqCtx{s: s, w: rw, r: r, rt: rt, rid: s.requestID(), p: &principal{}}
+	rw.onStatus = func(code int) { s.record(c, code) }
 	h := w.Header()
 	h.Set("Date", s.now().UTC().Format(http.TimeFormat))
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("X-GitHub-Request-Id", c.rid)
 	h.Set("X-GitHub-Media-Type", "github.v3; format=json")
 	h.Set("X-GitHub-Api-Version-Selected", APIVersion)
+	s.mu.RLock()
+	c.p = s.resolve(r, rt.auth)
+	s.mu.RUnlock()
 	v := r.Header.Get("X-GitHub-Api-Version")
 	if v == "" {
 		v = APIVersion
@@ -135,10 +141,6 @@ func (s *Server) serve(rt *route, w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.Set("X-GitHub-Api-Version-Selected", v)
-
-	s.mu.RLock()
-	c.p = s.resolve(r, rt.auth)
-	s.mu.RUnlock()
 	if c.p.kind == patUser && c.p.tok.Scopes != nil {
 		h.Set("X-OAuth-Scopes", strings.Join(c.p.tok.Scopes, ", "))
 		h.Set("X-Accepted-OAuth-Scopes", rt.scopes)
@@ -163,6 +165,7 @@ func (s *Server) serve(rt *route, w http.ResponseWriter, r *http.Request) {
 	if !rt.free && !s.rateHeaders(c, c.p, true) {
 		return
 	}
+	c.billed = !rt.free
 	if s.opts.Budget != nil && !rt.free {
 		release, ok := s.spend(c)
 		if !ok {

@@ -59,7 +59,7 @@ func TestPrimaryLimitAndReset(t *testing.T) {
 		t.Errorf("still limited: %d", r.Status)
 	}
 	v := f.srv.Violations()
-	if len(v) != 1 || v[0].Kind != "rate-limit-reset" || v[0].Caller != "token:ghp_admin" || v[0].Route != "GET /orgs/{org}/hooks/{hook_id}/deliveries" {
+	if len(v) != 1 || v[0].Kind != "rate-limit-reset" || v[0].Caller != f.srv.TokenCaller("ghp_admin") || v[0].Route != "GET /orgs/{org}/hooks/{hook_id}/deliveries" {
 		t.Errorf("violations: %+v", v)
 	}
 	// /rate_limit is free and never blocked.

@@ -69,6 +69,9 @@ type Options struct {
 	// is assumed to list about as far back as it redelivers, FACTS.md §5, but
 	// that is unverified). 0 lists everything stored.
 	Retention time.Duration
+	// RequestLogSize is how many requests RequestLog keeps (the newest);
+	// 0: DefaultRequestLogSize; negative: none.
+	RequestLogSize int
 }
 
 // Server is a running emulator. All methods are safe for concurrent use.
@@ -133,6 +136,10 @@ func New(opts Options) *Server {
 	s.auth.init()
 	s.limits.init()
 	s.faults.rng = rand.New(rand.NewPCG(1, 1))
+	s.stats.log.size = opts.RequestLogSize
+	if s.stats.log.size == 0 {
+		s.stats.log.size = DefaultRequestLogSize
+	}
 	s.stats.reset()
 	s.sendCli = newSendClient(s.timeout, false)
 	s.sendCliI = newSendClient(s.timeout, true)
