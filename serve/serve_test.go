@@ -133,3 +133,86 @@ func TestOnlyNewPagesAreRead(t *testing.T) {
 		t.Fatalf("%d list requests for %d polls, want one each", n, len(polls))
 	}
 }
+
+// An idle poll is a conditional request GitHub answers 304: an hour of a
+// quiet hook costs no billed call at all, and the metrics say so.
+func TestIdlePollsCostNothing(t *testing.T) {
+	w := newWorld(t, worldOpts{})
+	w.send(w.hook, 3)
+	w.start()
+	const route = "GET /orgs/{org}/hooks/{hook_id}/deliveries"
+	billed := w.gh.BilledCount(route)
+	w.takePolls() // the first poll: nothing cached yet
+	w.advance(time.Hour)
+	polls := w.takePolls()
+	if len(polls) < 30 {
+		t.Fatalf("%d polls in an idle hour, want at least 30 (every 2 minutes)", len(polls))
+	}
+	if n := w.gh.BilledCount(route) - billed; n != 0 {
+		t.Errorf("%d billed list calls in an idle hour, want 0", n)
+	}
+	if n := w.gh.NotModifiedCount(route); n != len(polls) {
+		t.Errorf("%d answers 304 for %d polls, want one each", n, len(polls))
+	}
+	for _, p := range polls {
+		if !p.NotModified || p.Err != nil {
+			t.Fatalf("an idle poll: not modified %v, error %v", p.NotModified, p.Err)
+		}
+	}
+	if got := w.metric("redeliver_serve_api_calls_total", "route", route, "status", "304"); got != float64(len(polls)) {
+		t.Errorf("api_calls_total{status=304} = %v, want %d", got, len(polls))
+	}
+	// Something new: one billed call, and the poll sees it.
+	w.send(w.hook, 1)
+	w.advance(DefaultSchedule().Idle)
+	if n := w.gh.BilledCount(route) - billed; n != 1 {
+		t.Errorf("%d billed list calls after a new delivery, want 1", n)
+	}
+}
+
+// A hook busier than the budget allows: polls are stretched to stay within
+// the share of the hourly quota, the log and the metrics say so, and the
+// schedule comes back once the hook is quiet again.
+func TestBudgetStretchesAndRecovers(t *testing.T) {
+	w := newWorld(t, worldOpts{ghfake: ghfake.Options{PrimaryLimit: 120}})
+	w.start()
+	const route = "GET /orgs/{org}/hooks/{hook_id}/deliveries"
+	billed := func() int {
+		n := 0
+		for _, c := range w.gh.Billed() {
+			n += c
+		}
+		return n
+	}
+	start := billed()
+	stretched := false
+	for range 120 { // an hour with a new delivery every 30 s
+		w.send(w.hook, 1)
+		w.advance(30 * time.Second)
+		stretched = stretched || w.metric("redeliver_serve_budget_stretched") == 1
+	}
+	spent := billed() - start
+	t.Logf("billed calls in the busy hour: %d", spent)
+	// Half of 120 an hour, plus the bucket's burst (5) and the first poll.
+	if spent > 60+5+1 {
+		t.Errorf("%d billed calls in the busy hour, want at most 66 (half of the 120 quota)", spent)
+	}
+	if spent < 40 {
+		t.Errorf("%d billed calls in the busy hour: the budget was not used", spent)
+	}
+	if !stretched || !w.logs.has("API budget low: polls are stretched") {
+		t.Errorf("stretch not reported (metric seen %v)", stretched)
+	}
+	if w.metric("redeliver_serve_budget_delayed_polls_total") == 0 {
+		t.Errorf("no delayed poll counted")
+	}
+	// Quiet again: 304s cost nothing, the bucket refills, polls are back
+	// on their schedule.
+	w.advance(time.Hour)
+	if w.metric("redeliver_serve_budget_stretched") != 0 || !w.logs.has("API budget recovered") {
+		t.Errorf("the budget did not recover after a quiet hour")
+	}
+	if n := w.gh.RequestCount(route); n == 0 {
+		t.Fatal("no list request at all")
+	}
+}
