@@ -70,7 +70,7 @@ func execute(ctx context.Context, args []string, io *streams) int {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: exitInvalid, err: err}
 	})
-	root.AddCommand(newRunCmd(io), newDeliveriesCmd(io), newStatusCmd(io), newDemoCmd(io))
+	root.AddCommand(newRunCmd(io), newDeliveriesCmd(io), newStatusCmd(io), newDemoCmd(io), newServeCmd(io))
 
 	err := root.ExecuteContext(ctx)
 	if err == nil {

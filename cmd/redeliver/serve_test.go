@@ -1,0 +1,142 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redeliver/redeliver/ghfake"
+)
+
+// serveArgs are the flags of a serve against w with short intervals: the
+// binary runs on the wall clock.
+func (w *world) serveArgs(extra ...string) []string {
+	return append([]string{"serve", "--api-url", w.api, "--state", w.state, "--rate", "0",
+		"--listen", "127.0.0.1:0", "--log-level", "debug",
+		"--poll-min", "50ms", "--poll-interval", "100ms", "--poll-max", "200ms",
+		"--org", "acme", "--hook", fmt.Sprint(w.orgHook)}, extra...)
+}
+
+// waitLog waits for a line of p's stderr, failing the test after 20 s.
+func (p *proc) waitLog(t *testing.T, sub string) {
+	t.Helper()
+	if !p.stderr.waitFor(sub, p.done, 20*time.Second) {
+		t.Fatalf("no %q in the log:\n%s", sub, p.stderr)
+	}
+}
+
+var listenRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
+
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// The service end to end: deliveries fail while the receiver is down and
+// nothing is redelivered; the receiver comes back, a delivery reaches it,
+// and every failed event is redelivered exactly once. /metrics, /healthz
+// and /readyz answer; a `run` on the same state is refused while the
+// service holds it; SIGTERM stops it cleanly with exit code 0.
+func TestServeRecoversAndStopsCleanly(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, ghfake.Options{})
+	rc := newReceiver(t, 503)
+	w.srv.SetHookURL(w.orgHook, rc.URL)
+
+	p := startBin(t, w.binEnv(), w.serveArgs()...)
+	p.waitLog(t, "msg=listening")
+	base := "http://" + listenRE.FindStringSubmatch(p.stderr.String())[1]
+	p.waitLog(t, "msg=poll")
+	if code, body := httpGet(t, base+"/readyz"); code != 200 {
+		t.Errorf("/readyz after the first poll: %d %s", code, body)
+	}
+
+	var failed []string
+	for range 5 {
+		a, err := w.srv.Send(w.orgHook, "push", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		failed = append(failed, a.GUID)
+	}
+	p.waitLog(t, "receiver failing")
+	if n := len(w.srv.Redeliveries()); n != 0 {
+		t.Fatalf("%d redeliveries while the receiver is down", n)
+	}
+
+	r := runBin(t, w.binEnv(), w.args("run", "--org", "acme", "--hook", fmt.Sprint(w.orgHook), "--lock-wait", "0")...)
+	if r.code != exitFailed || !strings.Contains(r.stderr, "pid") {
+		t.Errorf("run beside serve: want exit 1 naming the holder, got %s", r)
+	}
+
+	rc.status.Store(200)
+	if _, err := w.srv.Send(w.orgHook, "push", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog(t, "receiver back")
+	p.waitLog(t, "redelivered=5")
+
+	code, metrics := httpGet(t, base+"/metrics")
+	target := fmt.Sprintf("org/acme/hooks/%d", w.orgHook)
+	for _, want := range []string{
+		fmt.Sprintf(`redeliver_serve_redeliveries_total{target=%q} 5`, target),
+		`redeliver_serve_api_calls_total{route="GET /orgs/{org}/hooks/{hook_id}/deliveries",status="304"}`,
+		`redeliver_serve_budget_remaining{credential="the token"}`,
+		fmt.Sprintf(`redeliver_serve_receiver_up{target=%q} 1`, target),
+		`redeliver_serve_ready 1`,
+	} {
+		if code != 200 || !strings.Contains(metrics, want) {
+			t.Errorf("/metrics (%d) lacks %s", code, want)
+		}
+	}
+	if code, body := httpGet(t, base+"/healthz"); code != 200 || strings.TrimSpace(body) != "ok" {
+		t.Errorf("/healthz: %d %q", code, body)
+	}
+
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	r = p.wait(t)
+	wantCode(t, r, 0)
+	if !strings.Contains(r.stderr, "msg=stopped") {
+		t.Errorf("no clean stop in the log:\n%s", r.stderr)
+	}
+	wantRedeliveredOnce(t, w.redeliveries(), failed)
+}
+
+// Bad serve flags are refused with exit code 2 before anything starts.
+func TestServeBadFlags(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, ghfake.Options{})
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--budget", "0"}, "--budget 0"},
+		{[]string{"--budget", "1.5"}, "--budget 1.5"},
+		{[]string{"--listen", "nonsense"}, `--listen "nonsense"`},
+		{[]string{"--log-format", "xml"}, `--log-format "xml"`},
+		{[]string{"--log-level", "loud"}, `--log-level "loud"`},
+		{[]string{"--workers", "0"}, "--workers 0"},
+		{[]string{"--poll-min", "1m", "--poll-interval", "10s"}, "--poll-min 1m0s"},
+	} {
+		r := w.run(w.serveArgs(c.args...)...)
+		if r.code != exitInvalid || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("serve %v: want exit 2 naming %s, got %s", c.args, c.want, r)
+		}
+	}
+	if exists(w.state) {
+		t.Errorf("a refused serve created the state")
+	}
+}
