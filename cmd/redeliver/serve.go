@@ -20,20 +20,20 @@ import (
 
 // serveOptions are the flags of `redeliver serve`.
 type serveOptions struct {
-	flags       config.Flags
-	listen      string
-	budget      float64
-	workers     int
-	pollMin     time.Duration
-	pollEvery   time.Duration
-	pollMax     time.Duration
-	rate        float64
-	perMinute   int
-	perHour     int
-	concurrency int
-	lockWait    time.Duration
-	logFormat   string
-	logLevel    string
+	flags                    config.Flags
+	listen                   string
+	budget                   float64
+	workers                  int
+	pollMin                  time.Duration
+	pollEvery                time.Duration
+	pollMax                  time.Duration
+	rate                     float64
+	perMinute                int
+	perHour                  int
+	concurrency              int
+	lockWait                 time.Duration
+	logFormat                string
+	logLevel                 string
 	perMinuteSet, perHourSet bool
 }
 
@@ -270,4 +270,3 @@ func newServiceLogger(w io.Writer, format string, level slog.Level) *slog.Logger
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
 }
-
