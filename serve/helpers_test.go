@@ -284,3 +284,8 @@ func (s *syncBuffer) String() string {
 }
 
 func (s *syncBuffer) has(sub string) bool { return strings.Contains(s.String(), sub) }
+
+// ghfakeHook is a hook config pointing at w's receiver.
+func ghfakeHook(w *world) ghfake.HookConfig {
+	return ghfake.HookConfig{URL: w.rcv.URL, Secret: "s"}
+}
