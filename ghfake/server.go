@@ -1,6 +1,7 @@
 package ghfake
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"math/rand/v2"
@@ -61,6 +62,11 @@ type Options struct {
 	ReceiverTimeout   time.Duration // 0: platform default (10 s / 30 s)
 	TokenTTL          time.Duration // 0: 1 h
 	DeferRedeliveries bool          // queue redeliveries until ProcessRedeliveries
+	// RedeliveryWorkers > 0 performs redeliveries in the background with
+	// that many workers, as GitHub does: the POST answers 202 at once and
+	// the new attempt is listed once the receiver has been sent it. WaitIdle
+	// waits for them. Not together with DeferRedeliveries.
+	RedeliveryWorkers int
 	Budget            *Budget       // nil: no enforced secondary limits
 	PrimaryLimit      int           // per token per hour; 0: 5000
 	TLS               bool          // serve HTTPS with a self-signed cert (see CertPEM())
@@ -104,11 +110,18 @@ type Server struct {
 	faults faultState // own lock
 	stats  stats      // own lock
 	queue  redeliveryQueue
+	pool   *asyncPool // RedeliveryWorkers; nil otherwise
+
+	sendCtx    context.Context // ends at Close, abandoning deliveries in flight
+	sendCancel context.CancelFunc
 }
 
 // New creates a Server and starts serving. It panics if it cannot listen,
 // as httptest.NewServer does.
 func New(opts Options) *Server {
+	if opts.DeferRedeliveries && opts.RedeliveryWorkers > 0 {
+		panic("ghfake: Options.DeferRedeliveries and Options.RedeliveryWorkers exclude each other")
+	}
 	s := &Server{opts: opts, clock: opts.Clock}
 	if s.clock == nil {
 		s.clock = NewClock(DefaultStart)
@@ -141,8 +154,13 @@ func New(opts Options) *Server {
 		s.stats.log.size = DefaultRequestLogSize
 	}
 	s.stats.reset()
-	s.sendCli = newSendClient(s.timeout, false)
-	s.sendCliI = newSendClient(s.timeout, true)
+	keepAlive := opts.RedeliveryWorkers
+	s.sendCli = newSendClient(s.timeout, false, keepAlive)
+	s.sendCliI = newSendClient(s.timeout, true, keepAlive)
+	s.sendCtx, s.sendCancel = context.WithCancel(context.Background())
+	if opts.RedeliveryWorkers > 0 {
+		s.startPool(opts.RedeliveryWorkers)
+	}
 	s.routes()
 
 	addr := opts.Addr
@@ -179,6 +197,10 @@ func (s *Server) URL() string { return s.url }
 // Close stops the server and closes its connections.
 func (s *Server) Close() {
 	s.srv.Close()
+	s.sendCancel()
+	if s.pool != nil {
+		s.pool.close()
+	}
 	s.sendCli.CloseIdleConnections()
 	s.sendCliI.CloseIdleConnections()
 }
