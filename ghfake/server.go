@@ -67,10 +67,10 @@ type Options struct {
 	// the new attempt is listed once the receiver has been sent it. WaitIdle
 	// waits for them. Not together with DeferRedeliveries.
 	RedeliveryWorkers int
-	Budget            *Budget       // nil: no enforced secondary limits
-	PrimaryLimit      int           // per token per hour; 0: 5000
-	TLS               bool          // serve HTTPS with a self-signed cert (see CertPEM())
-	Addr              string        // listen address; "" = 127.0.0.1:0
+	Budget            *Budget // nil: no enforced secondary limits
+	PrimaryLimit      int     // per token per hour; 0: 5000
+	TLS               bool    // serve HTTPS with a self-signed cert (see CertPEM())
+	Addr              string  // listen address; "" = 127.0.0.1:0
 	// Retention hides attempts older than this from the delivery lists (GitHub
 	// is assumed to list about as far back as it redelivers, FACTS.md §5, but
 	// that is unverified). 0 lists everything stored.
