@@ -56,9 +56,13 @@ const APIVersion = "2022-11-28"
 // Options configures a Server. The zero value is a github.com emulator on a
 // random loopback port with a clock frozen at DefaultStart.
 type Options struct {
-	Platform          Platform
-	RateLimiting      bool          // GHES only: turn rate limiting on (DotCom: always on)
-	Clock             *Clock        // nil: NewClock(DefaultStart)
+	Platform     Platform
+	RateLimiting bool   // GHES only: turn rate limiting on (DotCom: always on)
+	Clock        *Clock // nil: NewFuncClock(Now) with Now, else NewClock(DefaultStart)
+	// Now makes the emulator read an outside clock (a test's fake clock
+	// shared with the service under test): the same as Clock:
+	// NewFuncClock(Now). Not together with Clock.
+	Now               func() time.Time
 	ReceiverTimeout   time.Duration // 0: platform default (10 s / 30 s)
 	TokenTTL          time.Duration // 0: 1 h
 	DeferRedeliveries bool          // queue redeliveries until ProcessRedeliveries
@@ -122,7 +126,13 @@ func New(opts Options) *Server {
 	if opts.DeferRedeliveries && opts.RedeliveryWorkers > 0 {
 		panic("ghfake: Options.DeferRedeliveries and Options.RedeliveryWorkers exclude each other")
 	}
+	if opts.Now != nil && opts.Clock != nil {
+		panic("ghfake: Options.Clock and Options.Now exclude each other")
+	}
 	s := &Server{opts: opts, clock: opts.Clock}
+	if opts.Now != nil {
+		s.clock = NewFuncClock(opts.Now)
+	}
 	if s.clock == nil {
 		s.clock = NewClock(DefaultStart)
 	}
