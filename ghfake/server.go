@@ -116,6 +116,8 @@ type Server struct {
 	queue  redeliveryQueue
 	pool   *asyncPool // RedeliveryWorkers; nil otherwise
 
+	receivers []*Receiver // NewReceiver; guarded by mu, closed with the server
+
 	sendCtx    context.Context // ends at Close, abandoning deliveries in flight
 	sendCancel context.CancelFunc
 }
@@ -210,6 +212,13 @@ func (s *Server) Close() {
 	s.sendCancel()
 	if s.pool != nil {
 		s.pool.close()
+	}
+	s.mu.Lock()
+	rcs := s.receivers
+	s.receivers = nil
+	s.mu.Unlock()
+	for _, rc := range rcs {
+		rc.Close()
 	}
 	s.sendCli.CloseIdleConnections()
 	s.sendCliI.CloseIdleConnections()
