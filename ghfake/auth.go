@@ -23,6 +23,7 @@ type Token struct {
 	Orgs   []string `yaml:"orgs" json:"orgs"`     // organizations (and all their repositories) it may act on
 	Repos  []string `yaml:"repos" json:"repos"`   // "owner/name" repositories it may act on
 	All    bool     `yaml:"all" json:"all"`       // access to everything
+	Login  string   `yaml:"login" json:"login"`   // the user's login (issues, comments); "": "user-ID"
 }
 
 // App is a GitHub App.

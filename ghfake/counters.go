@@ -11,7 +11,7 @@ import (
 type Redelivery struct {
 	HookID       int64
 	DeliveryID   int64 // the attempt id the client named
-	NewAttemptID int64 // the attempt it produced; 0 while deferred and not yet processed
+	NewAttemptID int64 // the attempt it produced; 0 until performed (deferred, or queued for the workers)
 	GUID         string
 	At           time.Time // emulator time of the request
 }

@@ -30,6 +30,8 @@ func (s *Server) routes() {
 		appDocs  = "/rest/apps/webhooks#"
 		appsDocs = "/rest/apps/apps#"
 		varDocs  = "/rest/actions/variables#"
+		issDocs  = "/rest/issues/issues#"
+		comDocs  = "/rest/issues/comments#"
 	)
 	table := []route{
 		{method: "GET", path: "/orgs/{org}/hooks", scopes: "admin:org_hook", doc: orgDocs + "list-organization-webhooks", h: s.listOrgHooks},
@@ -55,6 +57,12 @@ func (s *Server) routes() {
 		{method: "GET", path: "/repos/{owner}/{repo}/actions/variables/{name}", scopes: "repo", doc: varDocs + "get-a-repository-variable", h: s.getVariable},
 		{method: "PATCH", path: "/repos/{owner}/{repo}/actions/variables/{name}", scopes: "repo", doc: varDocs + "update-a-repository-variable", h: s.updateVariable},
 		{method: "DELETE", path: "/repos/{owner}/{repo}/actions/variables/{name}", scopes: "repo", doc: varDocs + "delete-a-repository-variable", h: s.deleteVariable},
+		{method: "GET", path: "/repos/{owner}/{repo}/issues", scopes: "repo", doc: issDocs + "list-repository-issues", h: s.listIssues},
+		{method: "POST", path: "/repos/{owner}/{repo}/issues", scopes: "repo", doc: issDocs + "create-an-issue", h: s.createIssue},
+		{method: "GET", path: "/repos/{owner}/{repo}/issues/{issue_number}", scopes: "repo", doc: issDocs + "get-an-issue", h: s.getIssue},
+		{method: "PATCH", path: "/repos/{owner}/{repo}/issues/{issue_number}", scopes: "repo", doc: issDocs + "update-an-issue", h: s.updateIssue},
+		{method: "GET", path: "/repos/{owner}/{repo}/issues/{issue_number}/comments", scopes: "repo", doc: comDocs + "list-issue-comments", h: s.listComments},
+		{method: "POST", path: "/repos/{owner}/{repo}/issues/{issue_number}/comments", scopes: "repo", doc: comDocs + "create-an-issue-comment", h: s.createComment},
 		{method: "GET", path: "/rate_limit", auth: authOptional, free: true, doc: "/rest/rate-limit/rate-limit#get-rate-limit-status-for-the-authenticated-user", h: s.getRateLimit},
 	}
 	s.mux = http.NewServeMux()
