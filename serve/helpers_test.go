@@ -51,14 +51,19 @@ type worldOpts struct {
 	share    float64
 	hooks    int // extra org hooks beyond the first
 	store    func(redeliver.Store) redeliver.Store
+	// sync makes the emulator redeliver before it answers 202.
+	sync bool
 }
 
 func newWorld(t *testing.T, o worldOpts) *world {
 	t.Helper()
 	w := &world{t: t, idle: make(chan struct{}), logs: &syncBuffer{}}
 	w.fc = clockwork.NewFakeClockAt(ghfake.DefaultStart)
-	if o.ghfake.Clock == nil {
-		o.ghfake.Clock = ghfake.NewClock(ghfake.DefaultStart)
+	// One clock for the service and the emulator.
+	o.ghfake.Now = w.fc.Now
+	if !o.sync {
+		// GitHub redelivers in the background, after its 202.
+		o.ghfake.RedeliveryWorkers = 2
 	}
 	w.gh = ghfake.New(o.ghfake)
 	t.Cleanup(w.gh.Close)
@@ -141,6 +146,9 @@ func (w *world) start() {
 	go func() { w.done <- w.svc.Run(ctx, nil) }()
 	w.t.Cleanup(w.stop)
 	<-w.idle
+	if err := w.gh.WaitIdle(ctx); err != nil {
+		w.t.Fatal(err)
+	}
 }
 
 // stop stops the service and checks it stopped cleanly.
@@ -171,17 +179,18 @@ func (w *world) advance(d time.Duration) {
 		}
 		w.move(next.Sub(w.fc.Now()))
 		<-w.idle
+		// Redeliveries GitHub accepted are listed once it has made them.
+		if err := w.gh.WaitIdle(context.Background()); err != nil {
+			w.t.Fatal(err)
+		}
 	}
 }
 
-// move moves both clocks by d (the emulator's first, so GitHub's clock is
-// there when the service wakes).
+// move moves the clock (the service's and the emulator's) by d.
 func (w *world) move(d time.Duration) {
-	if d <= 0 {
-		return
+	if d > 0 {
+		w.fc.Advance(d)
 	}
-	w.gh.Clock().Advance(d)
-	w.fc.Advance(d)
 }
 
 // send delivers n events to hook and returns their guids.

@@ -123,7 +123,7 @@ func TestReload(t *testing.T) {
 // A stop during a redelivery lets that request finish and records it,
 // sends nothing more, and returns nil.
 func TestStopFinishesTheRequestInFlight(t *testing.T) {
-	w := newWorld(t, worldOpts{})
+	w := newWorld(t, worldOpts{sync: true}) // the request lasts until the receiver answers
 	w.status.Store(503)
 	gs := w.send(w.hook, 3)
 	w.status.Store(200)
