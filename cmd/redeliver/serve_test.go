@@ -140,3 +140,35 @@ func TestServeBadFlags(t *testing.T) {
 		t.Errorf("a refused serve created the state")
 	}
 }
+
+// SIGHUP reloads the targets of the config file: an added hook is polled,
+// a config that does not load changes nothing, and the service goes on.
+func TestServeSIGHUPReloadsTargets(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, ghfake.Options{})
+	cfg := writeFile(t, w.dir, "redeliver.yaml", fmt.Appendf(nil, "targets:\n  - org: acme\n    hook: %d\n", w.orgHook), 0o600)
+	args := w.serveArgs()
+	args = args[:len(args)-4] // the flags without --org and --hook
+	p := startBin(t, w.binEnv(), append(args, "--config", cfg)...)
+	p.waitLog(t, "msg=poll")
+
+	writeFile(t, w.dir, "redeliver.yaml", fmt.Appendf(nil, "targets:\n  - org: acme\n    hook: %d\n  - repo: acme/api\n    hook: %d\n", w.orgHook, w.repoHook), 0o600)
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog(t, "SIGHUP: config reloaded")
+	repoTarget := fmt.Sprintf("repo/acme/api/hooks/%d", w.repoHook)
+	p.waitLog(t, "target="+repoTarget)
+
+	writeFile(t, w.dir, "redeliver.yaml", []byte("targets: [oops\n"), 0o600)
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog(t, "SIGHUP: config not reloaded")
+
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	r := p.wait(t)
+	wantCode(t, r, 0)
+}
