@@ -3,9 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -171,4 +174,81 @@ func TestServeSIGHUPReloadsTargets(t *testing.T) {
 	}
 	r := p.wait(t)
 	wantCode(t, r, 0)
+}
+
+// SIGKILL at random redeliveries across a long serve: outages come and
+// go, the service is killed while GitHub is delivering one of its
+// redeliveries and started again. In the end every failed event was
+// redelivered exactly once: none twice, none lost.
+func TestServeKilledAtRandomRedeliveries(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, ghfake.Options{})
+	rc := newReceiver(t, 200)
+	w.srv.SetHookURL(w.orgHook, rc.URL)
+	rng := rand.New(rand.NewPCG(1, 2))
+	var (
+		running atomic.Pointer[proc]
+		killAt  atomic.Int32
+		wantN   atomic.Int32
+		reached = make(chan struct{})
+		once    sync.Once
+	)
+	rc.onDelivery = func(n int) {
+		if p := running.Load(); p != nil && int32(n) == killAt.Load() {
+			_ = p.cmd.Process.Signal(syscall.SIGKILL)
+			<-p.done
+		}
+		if want := wantN.Load(); want > 0 && int32(n) >= want {
+			once.Do(func() { close(reached) })
+		}
+	}
+	const rounds, perOutage = 6, 4
+	var failed []string
+	for round := range rounds {
+		// The outage: connection refused. (The receiver itself keeps
+		// answering 200, so the delivery a kill interrupts still succeeds.)
+		w.srv.SetHookURL(w.orgHook, downURL)
+		for range perOutage {
+			a, err := w.srv.Send(w.orgHook, "push", "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			failed = append(failed, a.GUID)
+		}
+		w.srv.SetHookURL(w.orgHook, rc.URL)
+		if _, err := w.srv.Send(w.orgHook, "push", "", nil); err != nil {
+			t.Fatal(err)
+		}
+		// Killed while GitHub delivers one of this round's redeliveries.
+		killAt.Store(rc.n.Load() + 1 + int32(rng.IntN(perOutage)))
+		p := startBin(t, w.binEnv(), w.serveArgs()...)
+		running.Store(p)
+		if r := p.wait(t); r.code != -1 {
+			t.Fatalf("round %d: want the service killed, got %s", round, r)
+		}
+		running.Store(nil)
+	}
+	// A last service finishes the work.
+	wantN.Store(int32(rounds + len(failed))) // one delivery a round got through, and the redeliveries
+	if rc.n.Load() >= wantN.Load() {
+		once.Do(func() { close(reached) })
+	}
+	p := startBin(t, w.binEnv(), w.serveArgs()...)
+	select {
+	case <-reached:
+	case <-p.done:
+		t.Fatalf("the last service ended:\n%s", p.stderr)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("not every failed event was redelivered:\n%s", p.stderr)
+	}
+	p.waitLog(t, "msg=poll")
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	last := p.wait(t)
+	wantCode(t, last, 0)
+	// Whatever a later pass finds, nothing is asked again.
+	w.clock.Advance(3 * time.Hour)
+	wantCode(t, w.run(w.args("run", "--org", "acme", "--hook", fmt.Sprint(w.orgHook))...), 0)
+	wantRedeliveredOnce(t, w.redeliveries(), failed)
 }
