@@ -28,7 +28,7 @@ const testToken = "ghp_TESTserveTOKEN0123456789abcdefABCDEF"
 // world is the emulator, a receiver whose answer a test switches, a
 // SQLite state, the GitHub client and a service, on one fake clock.
 type world struct {
-	t       *testing.T
+	t       testing.TB
 	gh      *ghfake.Server
 	fc      *clockwork.FakeClock
 	rcv     *httptest.Server
@@ -55,7 +55,7 @@ type worldOpts struct {
 	sync bool
 }
 
-func newWorld(t *testing.T, o worldOpts) *world {
+func newWorld(t testing.TB, o worldOpts) *world {
 	t.Helper()
 	w := &world{t: t, idle: make(chan struct{}), logs: &syncBuffer{}}
 	w.fc = clockwork.NewFakeClockAt(ghfake.DefaultStart)
@@ -297,4 +297,24 @@ func (s *syncBuffer) has(sub string) bool { return strings.Contains(s.String(), 
 // ghfakeHook is a hook config pointing at w's receiver.
 func ghfakeHook(w *world) ghfake.HookConfig {
 	return ghfake.HookConfig{URL: w.rcv.URL, Secret: "s"}
+}
+
+// hookIDs are the hooks of the targets.
+func (w *world) hookIDs() []int64 {
+	var ids []int64
+	for _, t := range w.svc.Status().Targets {
+		ids = append(ids, w.svc.targets[t.Key].t.HookID)
+	}
+	return ids
+}
+
+// billedAndNotModified sums the emulator's billed requests and 304 answers.
+func (w *world) billedAndNotModified() (billed, notModified int) {
+	for _, n := range w.gh.Billed() {
+		billed += n
+	}
+	for _, n := range w.gh.NotModified() {
+		notModified += n
+	}
+	return billed, notModified
 }
