@@ -317,10 +317,9 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 	// flight instead of cutting it.
 	pollCtx, cancelPolls := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelPolls()
-	done := make(chan struct{})
 	var polls sync.WaitGroup
 	s.log.Info("serving", "targets", len(s.Status().Targets), "budget_share", s.cfg.BudgetShare)
-	s.loop(ctx, pollCtx, &polls, done)
+	s.loop(ctx, pollCtx, &polls)
 
 	// Stop: no new poll, no new request; wait for the ones in flight.
 	s.mu.Lock()
@@ -328,6 +327,7 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 	inFlight := s.running
 	s.mu.Unlock()
 	s.log.Info("stopping", "polls_in_flight", inFlight)
+	done := make(chan struct{})
 	go func() { polls.Wait(); close(done) }()
 	drain := s.clock.NewTimer(s.cfg.DrainTimeout)
 	select {
@@ -352,7 +352,7 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 
 // loop is the scheduler: it starts each target's poll when it is due, as
 // workers and the budget allow, until ctx is done.
-func (s *Service) loop(ctx, pollCtx context.Context, polls *sync.WaitGroup, _ chan struct{}) {
+func (s *Service) loop(ctx, pollCtx context.Context, polls *sync.WaitGroup) {
 	sem := make(chan struct{}, s.cfg.Workers)
 	for ctx.Err() == nil {
 		now := s.clock.Now()
