@@ -353,7 +353,6 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 // loop is the scheduler: it starts each target's poll when it is due, as
 // workers and the budget allow, until ctx is done.
 func (s *Service) loop(ctx, pollCtx context.Context, polls *sync.WaitGroup) {
-	sem := make(chan struct{}, s.cfg.Workers)
 	for ctx.Err() == nil {
 		now := s.clock.Now()
 		s.mu.Lock()
@@ -404,9 +403,7 @@ func (s *Service) loop(ctx, pollCtx context.Context, polls *sync.WaitGroup) {
 					s.log.Info("API budget recovered: polls back on schedule", "credential", w.credential)
 				}
 			}
-			select {
-			case sem <- struct{}{}:
-			default:
+			if s.running >= s.cfg.Workers {
 				continue // every worker busy: a finishing poll wakes the loop
 			}
 			w.running = true
@@ -415,7 +412,6 @@ func (s *Service) loop(ctx, pollCtx context.Context, polls *sync.WaitGroup) {
 			go func() {
 				defer polls.Done()
 				s.poll(pollCtx, w)
-				<-sem
 			}()
 		}
 		idle := s.running == 0 && len(s.wake) == 0
