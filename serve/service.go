@@ -52,7 +52,7 @@ type Schedule struct {
 // DefaultSchedule is the schedule of `redeliver serve` with no flags.
 func DefaultSchedule() Schedule {
 	return Schedule{Hot: 15 * time.Second, Base: 30 * time.Second, Idle: 2 * time.Minute,
-		ProbeMin: 2 * time.Minute, ProbeMax: 30 * time.Minute}
+		ProbeMin: 10 * time.Minute, ProbeMax: 40 * time.Minute}
 }
 
 // Validate names the first field of s that cannot work.
