@@ -111,4 +111,3 @@ func TestRouteTemplate(t *testing.T) {
 		}
 	}
 }
-
