@@ -451,13 +451,16 @@ func (s *Service) readyLocked() (bool, string) {
 	}
 	var waiting []string
 	for key, w := range s.targets {
-		if !w.removed && w.lastOK.IsZero() {
+		// A target whose polls fail (a deleted hook) still counts once
+		// polled: its error is in the metrics and the status, and it must
+		// not keep the whole service out of rotation.
+		if !w.removed && w.lastPoll.IsZero() {
 			waiting = append(waiting, key)
 		}
 	}
 	if len(waiting) > 0 {
 		slices.Sort(waiting)
-		return false, fmt.Sprintf("%d of %d targets not polled successfully yet: %s", len(waiting), len(s.targets), strings.Join(waiting, ", "))
+		return false, fmt.Sprintf("%d of %d targets not polled yet: %s", len(waiting), len(s.targets), strings.Join(waiting, ", "))
 	}
 	return true, "every target polled"
 }
