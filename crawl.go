@@ -26,13 +26,14 @@ func (r *Runner) crawl(ctx context.Context, t Target, cp Checkpoint, hasCP bool,
 	res := &crawlResult{obs: make(map[string]*Observation)}
 	// The run's start: the first page, or earlier when the caller knows
 	// GitHub's clock when the whole run began (several targets in turn).
-	var start time.Time
+	var start, first, cut time.Time
 	cutoff := func(pg Page) time.Time {
-		start = pg.ServerTime
+		first, start = pg.ServerTime, pg.ServerTime
 		if !r.Start.IsZero() && r.Start.Before(start) {
 			start = r.Start
 		}
-		return Cutoff(p, cp, hasCP, start)
+		cut = Cutoff(p, cp, hasCP, start)
+		return cut
 	}
 	// Most events in a window were delivered fine and need nothing but to
 	// be recognised if an older failed attempt of theirs shows up on a later
@@ -72,6 +73,10 @@ func (r *Runner) crawl(ctx context.Context, t Target, cp Checkpoint, hasCP bool,
 		rep.Events++
 	}, func(pages int) error {
 		r.progress(Progress{Target: rep.Target, Pages: pages, Attempts: rep.Attempts})
+		if pages == 1 && cut.After(first) {
+			return Errorf(EInvalid, "--since %s is after GitHub's clock (%s): there is nothing to examine, and a checkpoint there would skip what comes before it",
+				cut.UTC().Format(time.RFC3339), first.UTC().Format(time.RFC3339))
+		}
 		if pages == 1 && !hasCP && !r.DryRun {
 			// A first run marks where its window starts before going on: if
 			// it dies, the next run looks back as far, not 24 h from its own
@@ -82,10 +87,6 @@ func (r *Runner) crawl(ctx context.Context, t Target, cp Checkpoint, hasCP bool,
 	})
 	if err != nil {
 		return nil, err
-	}
-	if l.Cutoff.After(l.FirstTime) {
-		return nil, Errorf(EInvalid, "--since %s is after GitHub's clock (%s): there is nothing to examine and the checkpoint would skip what comes before it",
-			l.Cutoff.UTC().Format(time.RFC3339), l.FirstTime.UTC().Format(time.RFC3339))
 	}
 	res.cutoff, res.newest = l.Cutoff, l.Newest
 	res.firstTime, res.serverTime, res.complete = l.FirstTime, l.LastTime, l.Complete
