@@ -71,28 +71,42 @@ func newDispatcher(r *Runner, t Target, clock *serverClock, rep *Report, total i
 		pacer: pacer, clock: clock, rep: rep, total: total, nextProbe: firstProbe}
 }
 
-// run sends due with the Runner's concurrency and returns the error that
-// ended the run, if one did (store failure, credentials refused).
-func (d *dispatcher) run(ctx context.Context, due []*Decision) error {
-	jobs := make(chan *Decision)
+// run sends the queue's first total entries with the Runner's concurrency
+// and defers the rest, and returns the error that ended the run, if one
+// did (store failure, credentials refused).
+func (d *dispatcher) run(ctx context.Context, q Queue) error {
+	jobs := make(chan LedgerEntry)
 	var wg sync.WaitGroup
 	for range max(d.r.Concurrency, 1) {
 		wg.Go(func() {
-			for dec := range jobs {
-				d.send(ctx, dec)
+			for e := range jobs {
+				d.send(ctx, e)
 			}
 		})
 	}
-	for _, dec := range due {
-		jobs <- dec
-	}
+	n := 0
+	err := q.Each(func(e LedgerEntry) error {
+		if n++; n > d.total {
+			// Over the run's cap: counted failed when planned, told now.
+			d.mu.Lock()
+			d.rep.Deferred++
+			d.r.addItem(d.rep, item(e, VerdictDeferred, nil))
+			d.mu.Unlock()
+			return nil
+		}
+		jobs <- e
+		return nil
+	})
 	close(jobs)
 	wg.Wait()
+	if err != nil && d.fatal == nil {
+		return fmt.Errorf("reading the redeliveries due: %w", err)
+	}
 	return d.fatal
 }
 
 // send redelivers one guid, or defers it once the run has stopped.
-func (d *dispatcher) send(ctx context.Context, dec *Decision) {
+func (d *dispatcher) send(ctx context.Context, e LedgerEntry) {
 	if !d.isStopped() && ctx.Err() == nil {
 		if err := d.pacer.Wait(ctx); err != nil {
 			d.stop(stopDeadline, nil)
@@ -104,11 +118,11 @@ func (d *dispatcher) send(ctx context.Context, dec *Decision) {
 		}
 		d.mu.Lock()
 		d.rep.Deferred++
-		d.r.addItem(d.rep, item(dec.Entry, VerdictDeferred, nil))
+		d.r.addItem(d.rep, item(e, VerdictDeferred, nil))
 		d.mu.Unlock()
 		return
 	}
-	at, err := d.r.redeliverOne(ctx, d.t, &dec.Entry, d.clock)
+	at, err := d.r.redeliverOne(ctx, d.t, &e, d.clock)
 	switch {
 	case errors.Is(err, errStore):
 		d.stop(stopStore, err)
@@ -119,7 +133,7 @@ func (d *dispatcher) send(ctx context.Context, dec *Decision) {
 	case err != nil && (ErrorCode(err) == ERateLimited || ctx.Err() != nil):
 		d.mu.Lock()
 		d.rep.Deferred++
-		d.r.addItem(d.rep, item(dec.Entry, VerdictDeferred, err))
+		d.r.addItem(d.rep, item(e, VerdictDeferred, err))
 		d.mu.Unlock()
 		d.stop(stopRateLimited, nil)
 		return
@@ -130,8 +144,8 @@ func (d *dispatcher) send(ctx context.Context, dec *Decision) {
 	if err == nil {
 		d.refusals = 0
 		d.rep.Redelivered++
-		d.remember(sentRequest{guid: dec.Entry.GUID, at: at})
-		d.r.addItem(d.rep, item(dec.Entry, VerdictRedeliver, nil))
+		d.remember(sentRequest{guid: e.GUID, at: at})
+		d.r.addItem(d.rep, item(e, VerdictRedeliver, nil))
 		if n := d.rep.Redelivered; d.r.Probe && n >= d.nextProbe && n < d.total {
 			d.nextProbe *= 10
 			probe = append(probe, d.recent...)
@@ -139,8 +153,8 @@ func (d *dispatcher) send(ctx context.Context, dec *Decision) {
 	} else {
 		d.rep.Errors++
 		d.refusals++
-		d.r.addItem(d.rep, item(dec.Entry, dec.Entry.State.verdict(), err))
-		d.log.Warn("redelivery failed", "guid", dec.Entry.GUID, "attempt_id", dec.Entry.AttemptID, "error", err)
+		d.r.addItem(d.rep, item(e, e.State.verdict(), err))
+		d.log.Warn("redelivery failed", "guid", e.GUID, "attempt_id", e.AttemptID, "error", err)
 	}
 	n, refused := d.rep.Redelivered, d.refusals >= maxRefusals
 	d.mu.Unlock()

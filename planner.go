@@ -1,7 +1,6 @@
 package redeliver
 
 import (
-	"cmp"
 	"slices"
 	"time"
 )
@@ -226,19 +225,7 @@ func Order(ds []*Decision, maxRedeliveries int) []*Decision {
 			due = append(due, d)
 		}
 	}
-	slices.SortStableFunc(due, func(a, b *Decision) int {
-		ea, eb := a.Entry, b.Entry
-		if c := cmp.Compare(min(ea.Used(), 1), min(eb.Used(), 1)); c != 0 {
-			return c
-		}
-		if c := ea.LastRequest.Compare(eb.LastRequest); c != 0 {
-			return c
-		}
-		if c := ea.FirstSeen.Compare(eb.FirstSeen); c != 0 {
-			return c
-		}
-		return cmp.Compare(ea.GUID, eb.GUID)
-	})
+	slices.SortStableFunc(due, func(a, b *Decision) int { return fairer(a.Entry, b.Entry) })
 	if maxRedeliveries > 0 && len(due) > maxRedeliveries {
 		for _, d := range due[maxRedeliveries:] {
 			d.Verdict = VerdictDeferred

@@ -38,6 +38,10 @@ type Runner struct {
 	// without a checkpoint takes its first window back from it rather than
 	// from its own first page, so targets reached late lose nothing.
 	Start time.Time
+	// Spill, when set, makes a disk queue for a run whose redeliveries
+	// due outgrow SpillAt (0: DefaultSpillAt), keeping memory flat.
+	Spill   func() (Queue, error)
+	SpillAt int
 	// MaxItems bounds Report.Items (0: DefaultMaxItems); the rest are
 	// counted in Report.ItemsOmitted.
 	MaxItems int
@@ -116,56 +120,66 @@ func (r *Runner) run(ctx context.Context, t Target, rep *Report) error {
 		ledger[stored[i].GUID] = &stored[i]
 	}
 
-	crawl, err := r.crawl(ctx, t, cp, hasCP, func(g string) bool { return ledger[g] != nil }, rep)
+	queue := newMemQueue(r.SpillAt, r.Spill)
+	defer queue.Close()
+	pl := &planning{r: r, rep: rep, key: key, queue: queue, seen: map[string]bool{}}
+	crawl, err := r.crawl(ctx, t, cp, hasCP, func(g string) bool { return ledger[g] != nil },
+		func(o *Observation, now time.Time) error {
+			prev := ledger[o.GUID]
+			if prev != nil {
+				pl.seen[o.GUID] = true
+			}
+			if o.Succeeded && prev == nil {
+				return nil // delivered fine; nothing to remember
+			}
+			return pl.take(ctx, Decide(o, prev, p, now), prev)
+		}, rep)
 	if err != nil {
 		return err
 	}
 	now := crawl.serverTime
-	clock := newServerClock(now)
-
-	decisions := Plan(crawl.obs, ledger, p, now)
-	crawl.obs = nil // the decisions hold what is needed from here on
-	due := Order(decisions, p.MaxRedeliveries)
-
-	var saves []LedgerEntry
-	for _, d := range decisions {
-		prev := ledger[d.Entry.GUID]
-		changed := prev == nil || prev.State != d.Entry.State
-		r.count(rep, d, changed)
-		if prev == nil || d.Entry.Seen > prev.Seen {
-			// Redeliveries GitHub listed that this state did not ask for.
-			rep.Foreign += max(0, d.Entry.Seen-d.Entry.Requests-foreignBefore(prev))
-		}
-		if d.Save {
-			saves = append(saves, d.Entry)
+	// Open ledger entries the listing did not show fell behind the
+	// checkpoint while waiting: the ledger carries them.
+	for _, e := range stored {
+		if !pl.seen[e.GUID] && e.State.Open() {
+			if err := pl.take(ctx, Decide(nil, &e, p, now), &e); err != nil {
+				return err
+			}
 		}
 	}
-	rep.Foreign += crawl.foreignOK
-	log.Info("planned", "events", rep.Events, "failed", rep.Failed, "due", len(due),
+	// Remember every failed guid before asking for anything: a crash from
+	// here on loses nothing, the ledger carries them forward.
+	if err := pl.flush(ctx); err != nil {
+		return err
+	}
+	stored, ledger, pl.seen = nil, nil, nil
+
+	toSend := queue.Len()
+	if p.MaxRedeliveries > 0 {
+		toSend = min(toSend, p.MaxRedeliveries)
+	}
+	log.Info("planned", "events", rep.Events, "failed", rep.Failed, "due", toSend,
 		"waiting", rep.Waiting, "pending", rep.Pending, "exhausted", rep.Exhausted, "expired", rep.Expired)
-	if rep.Foreign > 0 {
+	if rep.Foreign += crawl.foreignOK; rep.Foreign > 0 {
 		log.Warn("another redeliverer is active on this hook: GitHub lists redeliveries this state did not ask for; events may be redelivered twice",
 			"hook", t.String(), "foreign_redeliveries", rep.Foreign)
 	}
 
 	if r.DryRun {
-		for _, d := range due {
-			r.addItem(rep, item(d.Entry, VerdictRedeliver, nil))
-		}
-		rep.Redelivered = len(due)
-		return nil
+		n := 0
+		return queue.Each(func(e LedgerEntry) error {
+			if n++; n > toSend {
+				rep.Deferred++
+				r.addItem(rep, item(e, VerdictDeferred, nil))
+				return nil
+			}
+			rep.Redelivered++
+			r.addItem(rep, item(e, VerdictRedeliver, nil))
+			return nil
+		})
 	}
 
-	// Remember every failed guid before asking for anything: a crash from
-	// here on loses nothing, the ledger carries them forward.
-	if len(saves) > 0 {
-		if err := r.Store.Put(ctx, key, saves...); err != nil {
-			return fmt.Errorf("recording %d failed events: %w", len(saves), err)
-		}
-	}
-	saves, decisions, ledger, stored = nil, nil, nil, nil
-
-	if err := newDispatcher(r, t, clock, rep, len(due)).run(ctx, due); err != nil {
+	if err := newDispatcher(r, t, newServerClock(now), rep, toSend).run(ctx, queue); err != nil {
 		return err
 	}
 
@@ -189,6 +203,54 @@ func (r *Runner) run(ctx context.Context, t Target, rep *Report) error {
 	if _, err := r.Store.Prune(bctx, key, PruneBefore(p, next, now)); err != nil {
 		return fmt.Errorf("pruning the ledger: %w", err)
 	}
+	return nil
+}
+
+// planning takes the Planner's decisions one guid at a time: it counts
+// them into the report, writes the entries to remember in batches, and
+// queues the redeliveries due.
+type planning struct {
+	r     *Runner
+	rep   *Report
+	key   string
+	queue Queue
+	seen  map[string]bool // ledger guids the listing showed
+	saves []LedgerEntry
+}
+
+// saveBatch is how many ledger entries one store transaction writes.
+const saveBatch = 1000
+
+func (pl *planning) take(ctx context.Context, d Decision, prev *LedgerEntry) error {
+	changed := prev == nil || prev.State != d.Entry.State
+	pl.r.count(pl.rep, &d, changed)
+	if prev == nil || d.Entry.Seen > prev.Seen {
+		// Redeliveries GitHub listed that this state did not ask for.
+		pl.rep.Foreign += max(0, d.Entry.Seen-d.Entry.Requests-foreignBefore(prev))
+	}
+	if d.Verdict == VerdictRedeliver {
+		if err := pl.queue.Push(d.Entry); err != nil {
+			return fmt.Errorf("queueing the redeliveries due: %w", err)
+		}
+	}
+	if d.Save && !pl.r.DryRun {
+		pl.saves = append(pl.saves, d.Entry)
+		if len(pl.saves) >= saveBatch {
+			return pl.flush(ctx)
+		}
+	}
+	return nil
+}
+
+// flush writes the entries taken so far.
+func (pl *planning) flush(ctx context.Context) error {
+	if len(pl.saves) == 0 {
+		return nil
+	}
+	if err := pl.r.Store.Put(ctx, pl.key, pl.saves...); err != nil {
+		return fmt.Errorf("recording %d failed events: %w", len(pl.saves), err)
+	}
+	pl.saves = pl.saves[:0]
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/redeliver/redeliver"
 	"github.com/redeliver/redeliver/ghfake"
 	"github.com/redeliver/redeliver/mock"
+	"github.com/redeliver/redeliver/sqlite"
 )
 
 // The Runner's stop rules, reached on demand by wrapping the real emulator
@@ -177,5 +178,29 @@ func TestListStopsAtACursorLoop(t *testing.T) {
 	l, err := redeliver.List(context.Background(), src, tgt, func(redeliver.Page) time.Time { return now.Add(-24 * time.Hour) }, func(redeliver.Attempt) {}, nil)
 	if err == nil || !strings.Contains(err.Error(), "loop back") || calls != 3 || l.Complete {
 		t.Fatalf("err %v after %d calls (complete %v); want a loop error after 3 pages", err, calls, l.Complete)
+	}
+}
+
+// A backlog larger than SpillAt moves to the disk queue and is sent the
+// same: every guid once, in fair order.
+func TestRunnerSpillsALargeBacklogToDisk(t *testing.T) {
+	f := newFixture(t, ghfake.Options{}, false)
+	seedFailed(f, 30, t0.Add(-time.Hour))
+	spills := 0
+	r := &redeliver.Runner{Source: f.client, Redeliverer: f.client, Store: f.store, Policy: redeliver.DefaultPolicy(),
+		Pacer: redeliver.NewPacer(0), Concurrency: 1, SpillAt: 5, MaxItems: 10,
+		Spill: func() (redeliver.Queue, error) { spills++; return sqlite.NewQueue(t.TempDir()) }}
+	rep, err := r.Run(context.Background(), f.target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spills != 1 || rep.Redelivered != 30 || len(rep.Items) != 10 || rep.ItemsOmitted != 20 {
+		t.Fatalf("spills %d redelivered %d items %d omitted %d", spills, rep.Redelivered, len(rep.Items), rep.ItemsOmitted)
+	}
+	rs := f.gh.Redeliveries()
+	for i, r := range rs {
+		if want := fmt.Sprintf("g%02d", i); r.GUID != want {
+			t.Fatalf("redelivery %d was %s, want %s (oldest first)", i, r.GUID, want)
+		}
 	}
 }
