@@ -89,6 +89,10 @@ type Config struct {
 	// rate limit, so the caller's Pacer can slow down: once per limit, not
 	// for each request that then waits it out.
 	OnSecondaryLimit func()
+	// OnSecondaryWait, when set, is called instead of OnSecondaryLimit with
+	// how long GitHub asked to wait (0 when it did not say), so a learning
+	// Pacer can tell which of GitHub's windows was hit (Pacer.Hit).
+	OnSecondaryWait func(wait time.Duration)
 	// MaxRetries bounds the retries of one request after 5xx answers,
 	// network errors and rate limits: 0 means DefaultMaxRetries, a negative
 	// value means no retries.
@@ -108,6 +112,7 @@ type Client struct {
 	key       *rsa.PrivateKey
 	retries   int
 	onLimit   func()
+	onWait    func(time.Duration)
 	minWait   time.Duration // first backoff interval; tests shorten it
 	skew      *skewClock
 	wire      http.RoundTripper // the bottom of every stack
@@ -172,6 +177,7 @@ func newClient(cfg Config, minWait time.Duration) (*Client, error) {
 		key:       key,
 		retries:   cfg.MaxRetries,
 		onLimit:   cfg.OnSecondaryLimit,
+		onWait:    cfg.OnSecondaryWait,
 		minWait:   minWait,
 		skew:      &skewClock{},
 		instByKey: map[string]int64{},

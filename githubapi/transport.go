@@ -60,7 +60,14 @@ func (c *Client) newAPI(who string, auth http.RoundTripper) *api {
 			st.markLimited(*cb.ResetTime)
 			c.log.Warn("GitHub secondary rate limit", "credential", who, "route", route(cb.Request), "until", cb.ResetTime.Format(time.RFC3339))
 		}
-		if c.onLimit != nil {
+		switch {
+		case c.onWait != nil:
+			var wait time.Duration
+			if cb != nil && cb.ResetTime != nil {
+				wait = time.Until(*cb.ResetTime)
+			}
+			c.onWait(wait)
+		case c.onLimit != nil:
 			c.onLimit()
 		}
 	}
