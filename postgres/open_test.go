@@ -238,10 +238,10 @@ func TestPasswordNeverShown(t *testing.T) {
 
 func TestRedact(t *testing.T) {
 	for in, want := range map[string]string{
-		"postgres://u:pw@h:5/db?sslmode=require":     "postgres://u:xxxxx@h:5/db?sslmode=require",
-		"postgresql://u@h/db?password=pw&x=1":        "postgresql://u@h/db?password=xxxxx&x=1",
-		"postgres://h/db":                            "postgres://h/db",
-		"postgres://u:p%zzw@h/db":                    "postgres://(unparsable URL)",
+		"postgres://u:pw@h:5/db?sslmode=require":    "postgres://u:xxxxx@h:5/db?sslmode=require",
+		"postgresql://u@h/db?password=pw&x=1":       "postgresql://u@h/db?password=xxxxx&x=1",
+		"postgres://h/db":                           "postgres://h/db",
+		"postgres://u:p%zzw@h/db":                   "postgres://(unparsable URL)",
 		"postgres://u@h/db?password_file=/run/s/pw": "postgres://u@h/db?password_file=/run/s/pw",
 	} {
 		if got := postgres.Redact(in); got != want {
