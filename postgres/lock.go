@@ -25,9 +25,9 @@ const lockRetry = 50 * time.Millisecond
 // rather than write without it.
 //
 // Taking the lock also excludes `serve` replicas: it is refused while any
-// target has a live lease, and it revokes every lease (their tokens move
-// on), so a replica that wakes up later can write nothing; replicas cannot
-// take leases while it is held.
+// target has a live lease, and (unless the store is read-only) it revokes
+// every lease (their tokens move on), so a replica that wakes up later can
+// write nothing; replicas cannot take leases while it is held.
 //
 // Lock retries until wait runs out (wait == 0 tries once) and then returns
 // an EConflict error naming the holder. The returned unlock releases the
@@ -106,7 +106,7 @@ func (s *Store) tryLock(ctx context.Context, conn *pgxpool.Conn) (string, error)
 	if err == nil {
 		owners, err = pgx.CollectRows(rows, pgx.RowTo[string])
 	}
-	if err == nil && len(owners) == 0 {
+	if err == nil && len(owners) == 0 && !s.readOnly {
 		// Revoke every lease, expired ones too: a replica whose clock runs
 		// behind ours must not believe its lease still good.
 		_, err = conn.Exec(ctx, `UPDATE `+s.table("redeliver_leases")+` SET token = token + 1, expires_at = 0`)
