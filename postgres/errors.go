@@ -46,7 +46,9 @@ func (c *cause) Unwrap() []error {
 }
 
 // dbErr gives an error from pgx a code and the state's name, with every
-// secret scrubbed from its text; nil stays nil.
+// secret scrubbed from its text; nil stays nil. Refused credentials and
+// missing privileges are EInvalid (exit 2, a setting to fix), as a state
+// file without permission is; exit 3 stays GitHub's.
 func (s *Store) dbErr(err error) error {
 	if err == nil {
 		return nil
@@ -65,10 +67,10 @@ func (s *Store) dbErr(err error) error {
 	if errors.As(err, &pe) {
 		switch {
 		case strings.HasPrefix(pe.Code, "28"): // invalid_authorization_specification, invalid_password
-			return &redeliver.Error{Code: redeliver.EAuth, Err: c,
+			return &redeliver.Error{Code: redeliver.EInvalid, Err: c,
 				Message: "state " + s.name + ": PostgreSQL refused the credentials (check the user, PGPASSWORD, passfile or password_file)"}
 		case pe.Code == "42501": // insufficient_privilege
-			return &redeliver.Error{Code: redeliver.EAuth, Err: c,
+			return &redeliver.Error{Code: redeliver.EInvalid, Err: c,
 				Message: "state " + s.name + ": the PostgreSQL role lacks a privilege redeliver needs (see the README: Shared state on PostgreSQL)"}
 		case pe.Code == "3D000": // invalid_catalog_name
 			return &redeliver.Error{Code: redeliver.EInvalid, Err: c, Message: "state " + s.name + ": no such database"}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/redeliver/redeliver"
 )
@@ -73,7 +74,7 @@ func (s *Store) init(ctx context.Context) error {
 	}
 	if schema == nil {
 		return redeliver.Errorf(redeliver.EInvalid,
-			"state %s: no schema to keep the state in: the search_path names no schema that exists (create it, or set ?search_path=NAME)", s.name)
+			"state %s: no schema to keep the state in: the search_path names no schema that exists and this role may use (create it, grant USAGE on it, or set ?search_path=NAME)", s.name)
 	}
 	s.schema = *schema
 	if s.readOnly {
@@ -127,8 +128,10 @@ func (s *Store) inspect(ctx context.Context, q interface {
 	var version int
 	err = q.QueryRow(ctx, `SELECT application, version FROM `+s.table("redeliver_schema")).Scan(&app, &version)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		if e := s.dbErr(err); redeliver.ErrorCode(e) == redeliver.EAuth || errors.Is(e, ErrUnavailable) {
-			return 0, e
+		// No right to read it, or no server: say so, not "foreign".
+		var pe *pgconn.PgError
+		if (errors.As(err, &pe) && pe.Code == "42501") || unavailable(err) {
+			return 0, s.dbErr(err)
 		}
 	}
 	if err != nil || app != application {

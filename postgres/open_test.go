@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -267,5 +268,38 @@ func TestLockNamesHolder(t *testing.T) {
 	}
 	if _, err := a.Lock(ctx, 0); redeliver.ErrorCode(err) != redeliver.EConflict {
 		t.Errorf("second Lock on the holder: %v", err)
+	}
+}
+
+// Connections killed under the store (a server restart, a failover) cost
+// only calls that fail as unavailable, never a wrong answer; the store
+// reconnects by itself.
+func TestReconnects(t *testing.T) {
+	ctx := context.Background()
+	app := "rt-reconnect-" + strings.ReplaceAll(t.Name(), "/", "-")
+	s := open(t, pgtest.DSN(t)+"&application_name="+app)
+	for i := range 3 { // a few connections in the pool
+		if err := s.Put(ctx, "k", storetest.Entry(fmt.Sprint("before-", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pgtest.Exec(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, app)
+	var failures int
+	for i := range 10 {
+		err := s.Put(ctx, "k", storetest.Entry(fmt.Sprint("after-", i)))
+		if err == nil {
+			break
+		}
+		failures++
+		if !errors.Is(err, postgres.ErrUnavailable) || redeliver.ErrorCode(err) != redeliver.EInternal {
+			t.Fatalf("after the kill: %v; want EInternal wrapping ErrUnavailable", err)
+		}
+	}
+	if failures == 10 {
+		t.Fatal("the store never reconnected")
+	}
+	es, err := s.Entries(ctx, "k")
+	if err != nil || len(es) != 4 {
+		t.Errorf("entries after reconnecting: %d, %v; want 4", len(es), err)
 	}
 }

@@ -78,8 +78,8 @@ func IsURL(s string) bool {
 
 // Open connects to the state at dsn (a postgres:// URL), checks its schema
 // and, unless opt.ReadOnly, migrates it. Errors are EInvalid for a bad URL,
-// a foreign or newer schema; EAuth for refused credentials or missing
-// privileges; ENotFound for a read-only open of a state that does not exist;
+// a foreign or newer schema, refused credentials or missing privileges;
+// ENotFound for a read-only open of a state that does not exist;
 // EInternal wrapping ErrUnavailable when no server answers.
 func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	cfg, name, secrets, err := parseDSN(dsn)
