@@ -65,6 +65,10 @@ type Store struct {
 
 var _ redeliver.Store = (*Store)(nil)
 
+// defaultConnectTimeout bounds each connection attempt when the URL sets
+// no connect_timeout.
+const defaultConnectTimeout = 10 * time.Second
+
 // applicationID is the first key of every advisory lock we take ("rdlv"),
 // the same mark the SQLite store writes in its header.
 const applicationID int32 = 0x72646c76
@@ -163,6 +167,10 @@ func parseDSN(dsn string) (*pgxpool.Config, string, []string, error) {
 	}
 	if pw := cfg.ConnConfig.Password; pw != "" {
 		secrets = append(secrets, pw) // from PGPASSWORD or a passfile, too
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		// A host that drops packets must not hang a run for minutes.
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
 	}
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		cfg.ConnConfig.RuntimeParams["application_name"] = applicationName()
