@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -309,4 +310,70 @@ func TestHeartbeats(t *testing.T) {
 	if n != 1 {
 		t.Errorf("%d rows left, want 1: expired replicas are deleted", n)
 	}
+}
+
+// The fence against a takeover racing with writes: the old holder writes as
+// fast as it can while another replica (whose clock says the lease is over)
+// takes the target. Once the takeover has returned, the old holder's
+// entries are final: its in-flight write either committed before (the
+// takeover waited for it) or fails, by token, since by its own clock the
+// lease is still good.
+func TestLeaseTakeoverRace(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	clkA, clkB := newClock(), newClock()
+	a := open(t, dsn, postgres.Options{Now: clkA.Now})
+	b := open(t, dsn, postgres.Options{Now: clkB.Now})
+	for round := range 5 {
+		la, err := a.Lease(ctx, key, "replica-a", 30*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fa := a.Fenced(la)
+		written := make(chan error, 1)
+		started := make(chan struct{})
+		go func() {
+			for i := 0; ; i++ {
+				err := fa.Put(ctx, key, storetest.Entry(fmt.Sprintf("a-%d-%06d", round, i)))
+				if i == 0 {
+					close(started)
+				}
+				if err != nil {
+					written <- err
+					return
+				}
+			}
+		}()
+		<-started
+		clkB.Add(31 * time.Second)
+		lb, err := b.Lease(ctx, key, "replica-b", 30*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := countPrefix(t, b, fmt.Sprintf("a-%d-", round))
+		wantLost(t, "the old holder's write", <-written)
+		if after := countPrefix(t, b, fmt.Sprintf("a-%d-", round)); after != before {
+			t.Fatalf("round %d: the old holder wrote %d entries after the takeover", round, after-before)
+		}
+		if err := lb.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		clkA.Add(time.Hour) // the next round's lease is a fresh one for a
+		clkB.Add(time.Hour)
+	}
+}
+
+func countPrefix(t *testing.T, s *postgres.Store, prefix string) int {
+	t.Helper()
+	es, err := s.Entries(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range es {
+		if strings.HasPrefix(e.GUID, prefix) {
+			n++
+		}
+	}
+	return n
 }

@@ -292,3 +292,37 @@ func TestTwoRunsOnPostgres(t *testing.T) {
 		t.Errorf("the run that waited should find every event already asked for:\n%s", loser)
 	}
 }
+
+// A run on a state whose targets replicas hold is refused (exit 1, naming
+// them) and asks GitHub for no redelivery.
+func TestRunRefusedWhileReplicasHoldLeases(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, ghfake.Options{})
+	w.state = pgState(t)
+	w.failed(w.orgHook, "held", 3, w.ago(time.Hour), time.Minute)
+	st, err := postgres.Open(context.Background(), w.state, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	key := redeliver.Target{Kind: redeliver.KindOrg, Owner: "acme", HookID: w.orgHook}.Key()
+	l, err := st.Lease(context.Background(), key, "replica-7", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := w.run(w.args("run", "--org", "acme", "--hook", fmt.Sprint(w.orgHook), "--lock-wait", "0")...)
+	wantCode(t, r, 1)
+	if !strings.Contains(r.stderr, "replicas holding target leases (replica-7)") {
+		t.Errorf("want the replica named:\n%s", r)
+	}
+	if n := len(w.srv.Redeliveries()); n != 0 {
+		t.Errorf("%d redeliveries while a replica held the target", n)
+	}
+	if err := l.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, w.run(w.args("run", "--org", "acme", "--hook", fmt.Sprint(w.orgHook))...), 0)
+	if n := len(w.srv.Redeliveries()); n != 3 {
+		t.Errorf("%d redeliveries after the lease was released, want 3", n)
+	}
+}
