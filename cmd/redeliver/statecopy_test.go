@@ -326,3 +326,44 @@ func TestRunRefusedWhileReplicasHoldLeases(t *testing.T) {
 		t.Errorf("%d redeliveries after the lease was released, want 3", n)
 	}
 }
+
+// The database goes away in the middle of a run (its connections are cut,
+// as in a restart or failover) while GitHub redelivers: the run stops
+// instead of going on unlocked, and the next run redelivers every failed
+// event exactly once in all.
+func TestPostgresCutMidRun(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, ghfake.Options{})
+	w.state = pgState(t)
+	gs := w.failed(w.orgHook, "cut", 10, w.ago(time.Hour), time.Minute)
+	holding, release := make(chan struct{}), make(chan struct{})
+	rc := newReceiver(t, 503)
+	rc.onDelivery = func(n int) {
+		if n == 3 {
+			close(holding)
+			select {
+			case <-release:
+			case <-time.After(8 * time.Second):
+			}
+		}
+	}
+	w.srv.SetHookURL(w.orgHook, rc.URL)
+	args := w.args("run", "--org", "acme", "--hook", fmt.Sprint(w.orgHook), "--rate", "20", "--no-probe")
+	a := startBin(t, w.binEnv(), args...)
+	select {
+	case <-holding:
+	case <-a.done:
+		t.Fatalf("the run ended early: %s", a.wait(t))
+	}
+	pgtest.Exec(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE $1`,
+		fmt.Sprintf("redeliver %% pid %d", a.cmd.Process.Pid))
+	close(release)
+	ra := a.wait(t)
+	noPassword(t, ra)
+	if ra.code == 0 || !strings.Contains(ra.stdout+ra.stderr, "run lock was lost") {
+		t.Errorf("the cut run should stop, saying it lost its lock:\n%s", ra)
+	}
+	r := w.run(args...)
+	wantCode(t, r, 0)
+	wantRedeliveredOnce(t, w.redeliveries(), gs)
+}
