@@ -77,6 +77,7 @@ func (s *Store) init(ctx context.Context) error {
 			"state %s: no schema to keep the state in: the search_path names no schema that exists and this role may use (create it, grant USAGE on it, or set ?search_path=NAME)", s.name)
 	}
 	s.schema = *schema
+	s.upsertLedger = fmt.Sprintf(upsertLedgerSQL, s.table("redeliver_ledger"))
 	if s.readOnly {
 		version, err := s.inspect(ctx, s.pool)
 		if err != nil {

@@ -59,6 +59,8 @@ type Store struct {
 	readOnly bool
 	now      func() time.Time
 
+	upsertLedger string // upsertLedgerSQL on our table
+
 	mu     sync.Mutex // guards locked and serialises its use
 	locked *pgxpool.Conn
 }

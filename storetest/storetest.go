@@ -164,7 +164,8 @@ func PutRejects(t *testing.T, newState NewState) {
 	}
 }
 
-// Upsert: Put replaces an entry with the same guid and keeps the others.
+// Upsert: Put replaces an entry with the same guid and keeps the others;
+// within one Put, the last entry of a guid stands.
 func Upsert(t *testing.T, newState NewState) {
 	ctx := context.Background()
 	s := one(t, newState)
@@ -179,6 +180,15 @@ func Upsert(t *testing.T, newState NewState) {
 	got := entries(t, s, "k")
 	if len(got) != 2 || got[0] != e || got[1] != Entry("g2") {
 		t.Fatalf("after upsert: %+v", got)
+	}
+	// The same guid twice in one Put: the last one stands.
+	later := e
+	later.State, later.Requests = redeliver.StateRecovered, 4
+	if err := s.Put(ctx, "k", e, later); err != nil {
+		t.Fatal(err)
+	}
+	if got := entries(t, s, "k"); len(got) != 2 || got[0] != later {
+		t.Fatalf("after a Put with one guid twice: %+v", got)
 	}
 }
 
