@@ -217,8 +217,8 @@ type Fenced struct {
 
 var _ redeliver.Store = (*Fenced)(nil)
 
-// Fenced returns the view of s fenced by l.
-func (s *Store) Fenced(l *Lease) *Fenced { return &Fenced{s: s, l: l} }
+// Fenced returns the view fenced by l, a lease taken from s.
+func (s *Store) Fenced(l *Lease) *Fenced { return &Fenced{s: l.s, l: l} }
 
 // Lease returns the lease that fences the view.
 func (f *Fenced) Lease() *Lease { return f.l }
