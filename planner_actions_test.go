@@ -72,7 +72,7 @@ func TestDecideHonoursManualActions(t *testing.T) {
 		},
 		{
 			name: "a run that died after recording a forced request's intent: GitHub took it, the force is spent",
-			obs: observed(redel(specID+1, tMinus(9*minute), 503), orig(specID, origAt, 503)),
+			obs:  observed(redel(specID+1, tMinus(9*minute), 503), orig(specID, origAt, 503)),
 			prev: g1Entry(requested(1, tMinus(2*hour)), listed(1, specID),
 				intentAt(tMinus(10*minute)), forced),
 			want: VerdictWait, state: StateFailed, due: tMinus(9 * minute).Add(2 * hour), save: true,
