@@ -371,10 +371,10 @@ var funcs = template.FuncMap{
 		}
 		return "/target?" + v.Encode()
 	},
-	"due": func(c Counts) int { return c.Failed - c.Waiting },
-	"label": func(a redeliver.ManualAction) string { return a.Label() },
+	"due":    func(c Counts) int { return c.Failed - c.Waiting },
+	"label":  func(a redeliver.ManualAction) string { return a.Label() },
 	"danger": func(a redeliver.ManualAction) bool { return a == redeliver.ManualGiveUp },
-	"eq2": func(a, b string) bool { return a == b },
+	"eq2":    func(a, b string) bool { return a == b },
 	"spans": func(ss []redeliver.Span) string {
 		var parts []string
 		for _, s := range ss {
