@@ -1,0 +1,290 @@
+package statuspage_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/redeliver/redeliver"
+	"github.com/redeliver/redeliver/ghfake"
+	"github.com/redeliver/redeliver/githubapi"
+	"github.com/redeliver/redeliver/sqlite"
+	"github.com/redeliver/redeliver/statuspage"
+)
+
+// chromium finds a headless-capable Chromium: $REDELIVER_CHROMIUM, else
+// Debian's chromium on the PATH. The test is skipped where there is none,
+// unless REDELIVER_REQUIRE_BROWSER is set (as CI does).
+func chromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("REDELIVER_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("REDELIVER_REQUIRE_BROWSER") != "" {
+		t.Fatal("REDELIVER_REQUIRE_BROWSER is set but no Chromium was found (apt-get install chromium, or set REDELIVER_CHROMIUM)")
+	}
+	t.Skip("no Chromium on this machine: the browser test of the status page is skipped (apt-get install chromium to run it)")
+	return ""
+}
+
+// artifacts is where screenshots go: $REDELIVER_ARTIFACTS, else a
+// temporary directory of the test.
+func artifacts(t *testing.T) string {
+	if d := os.Getenv("REDELIVER_ARTIFACTS"); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	return t.TempDir()
+}
+
+// receiver counts the deliveries it accepts per guid; while down it
+// answers 503.
+type receiver struct {
+	up  atomic.Bool
+	mu  sync.Mutex
+	got map[string]int
+}
+
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if !r.up.Load() {
+		http.Error(w, "deploying", http.StatusServiceUnavailable)
+		return
+	}
+	r.mu.Lock()
+	r.got[req.Header.Get("X-GitHub-Delivery")]++
+	r.mu.Unlock()
+}
+
+func (r *receiver) count(guid string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.got[guid]
+}
+
+// The status page in a real browser, on the real engine, emulator and state
+// file: a person opens the overview and a target, presses "redeliver now",
+// and the emulator redelivers the event to the receiver; a form on another
+// site cannot do the same.
+func TestBrowser(t *testing.T) {
+	chrome := chromium(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	clock := ghfake.NewClock(t0)
+	gh := ghfake.New(ghfake.Options{Clock: clock})
+	t.Cleanup(gh.Close)
+	rcv := &receiver{got: map[string]int{}}
+	rsrv := httptest.NewServer(rcv)
+	t.Cleanup(rsrv.Close)
+	gh.AddRepo("acme", "api")
+	gh.AddToken(ghfake.Token{Value: "ghp_browser_test_token", All: true})
+	hook := gh.AddRepoHook("acme", "api", ghfake.HookConfig{URL: rsrv.URL, Secret: "s"})
+	tgt := redeliver.Target{Kind: redeliver.KindRepo, Owner: "acme", Repo: "api", HookID: hook}
+
+	// Three days of history: failures spread over time, some recovered by
+	// a later attempt, some already redelivered three times.
+	var seeds []ghfake.Seed
+	events := []string{"push", "pull_request", "issues", "workflow_run"}
+	for i := range 40 {
+		at := t0.Add(-time.Duration(2+i*17%70) * time.Hour).Add(-time.Duration(i) * time.Minute)
+		guid := fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
+		ev := events[i%len(events)]
+		seeds = append(seeds, ghfake.Seed{GUID: guid, Event: ev, At: at, StatusCode: 503})
+		switch {
+		case i%5 == 0:
+			seeds = append(seeds, ghfake.Seed{GUID: guid, Event: ev, At: at.Add(time.Hour), StatusCode: 200, Redelivery: true})
+		case i%7 == 0:
+			for k := 1; k <= 3; k++ {
+				seeds = append(seeds, ghfake.Seed{GUID: guid, Event: ev, At: at.Add(time.Duration(k) * time.Minute), StatusCode: 502, Redelivery: true})
+			}
+		}
+	}
+	g1 := "00000000-0000-4000-8000-000000000001"
+	gh.SeedAttempts(hook, seeds)
+
+	client, err := githubapi.New(githubapi.Config{BaseURL: gh.URL() + "/", Token: "ghp_browser_test_token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := sqlite.Open(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	policy := redeliver.DefaultPolicy()
+	policy.MaxAttempts, policy.FirstWindow = 3, 72*time.Hour
+	var passMu sync.Mutex // one pass at a time, as a long-running process does
+	pass := func(ctx context.Context) error {
+		passMu.Lock()
+		defer passMu.Unlock()
+		r := &redeliver.Runner{Source: client, Redeliverer: client, Store: store, Policy: policy,
+			Pacer: redeliver.NewPacer(0), Concurrency: 1}
+		rep, err := r.Run(ctx, tgt)
+		if err == nil && rep.Error != "" {
+			err = fmt.Errorf("pass: %s", rep.Error)
+		}
+		return err
+	}
+	// First pass while the receiver is down: every failed event is asked
+	// once and fails again.
+	if err := pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A second pass sees those redeliveries fail: the events wait for
+	// their spacing.
+	clock.Advance(5 * time.Minute)
+	if err := pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rcv.up.Store(true)
+	before := len(gh.Redeliveries())
+
+	src := &statuspage.StoreSource{Store: store, Now: clock.Now,
+		Configured: []statuspage.Configured{{Target: tgt, Policy: policy}},
+		Live: func(string) statuspage.Live {
+			return statuspage.Live{LastPoll: clock.Now().Add(-20 * time.Second), Receiver: statuspage.HealthUp,
+				ReceiverSince: clock.Now().Add(-4 * time.Minute), Budget: statuspage.Budget{Known: true, Remaining: 4712, Limit: 5000}}
+		}}
+	actor := &statuspage.StoreActor{Store: store, Now: clock.Now,
+		Policy: func(string) redeliver.Policy { return policy },
+		After: func(ctx context.Context, _ string, e redeliver.LedgerEntry) error {
+			if e.Force {
+				return pass(ctx)
+			}
+			return nil
+		}}
+	h, err := statuspage.New(statuspage.Options{Source: src, Actor: actor, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := httptest.NewServer(h)
+	t.Cleanup(page.Close)
+	// Another origin (another port) serving a form aimed at the page.
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, `<!doctype html><form method="post" action="%s/action">
+<input type="hidden" name="key" value="%s"><input type="hidden" name="guid" value="%s">
+<button id="go" name="action" value="give-up">win a prize</button></form>`, page.URL, tgt.Key(), g1)
+	}))
+	t.Cleanup(evil.Close)
+
+	bctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	actx, cancelAlloc := chromedp.NewExecAllocator(bctx,
+		chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("no-proxy-server", true))
+	defer cancelAlloc()
+	cctx, cancelCtx := chromedp.NewContext(actx)
+	defer cancelCtx()
+	out := artifacts(t)
+
+	shot := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			png, err := chromedp.CaptureScreenshot()(ctx, tg)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(out, name), png, 0o644)
+		})
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(cctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
+	}
+
+	// The overview.
+	if err := chromedp.Do(cctx, chromedp.Navigate(page.URL+"/"), chromedp.WaitVisible(chromedp.CSS("table.overview")), shot("statuspage-overview.png")); err != nil {
+		t.Fatalf("overview: %v", err)
+	}
+	if row := text("table.overview tbody tr"); !strings.Contains(row, "repo acme/api hook") || !strings.Contains(row, "4712 / 5000") {
+		t.Errorf("overview row: %q", row)
+	}
+	// Open the target; g1 waits for its spacing.
+	if err := chromedp.Do(cctx, chromedp.Click(chromedp.CSS("table.overview a")), chromedp.WaitVisible(chromedp.CSS("svg.chart")), shot("statuspage-target.png")); err != nil {
+		t.Fatalf("target page: %v", err)
+	}
+	row := "#ev-" + g1
+	if s := text(row); !strings.Contains(s, "failed") || !strings.Contains(s, "in 55m") {
+		t.Errorf("g1 before the button: %q, want failed and due in 55m", s)
+	}
+	if rcv.count(g1) != 0 {
+		t.Fatalf("the receiver has g1 already")
+	}
+	// Press "redeliver now".
+	if err := chromedp.Do(cctx, chromedp.Click(chromedp.CSS(row+` button[value="redeliver-now"]`)), chromedp.WaitVisible(chromedp.CSS(".flash"))); err != nil {
+		t.Fatalf("redeliver now: %v", err)
+	}
+	if s := text(".flash"); !strings.Contains(s, "Done: redeliver now: "+g1) {
+		t.Errorf("after the button the page says %q", s)
+	}
+	if s := text(row); !strings.Contains(s, "redeliver now by status page") {
+		t.Errorf("g1 after the button: %q, want the action recorded", s)
+	}
+	if n := rcv.count(g1); n != 1 {
+		t.Errorf("the receiver got g1 %d times after the button, want 1", n)
+	}
+	var ours []string
+	for _, r := range gh.Redeliveries()[before:] {
+		ours = append(ours, r.GUID)
+	}
+	if len(ours) != 1 || ours[0] != g1 {
+		t.Errorf("redeliveries after the button: %v, want only %s", ours, g1)
+	}
+	e := entryOf(t, store, tgt.Key(), g1)
+	if e.Manual != redeliver.ManualRedeliverNow || e.Used() != 2 || e.Force {
+		t.Errorf("g1 in the ledger: %+v, want the action recorded, 2 used, the force spent", e)
+	}
+
+	// A form on another origin cannot act.
+	other := entryOf(t, store, tgt.Key(), g1)
+	if err := chromedp.Do(cctx, chromedp.Navigate(evil.URL), chromedp.Click(chromedp.CSS("#go")),
+		chromedp.WaitNotPresent(chromedp.CSS("#go")), chromedp.WaitVisible(chromedp.CSS("body"))); err != nil {
+		t.Fatalf("cross-origin form: %v", err)
+	}
+	body, _ := chromedp.Run(cctx, chromedp.Text(chromedp.CSS("body")))
+	if !strings.Contains(body, "cross-origin request refused") {
+		t.Errorf("the cross-origin POST got %q, want the refusal", body)
+	}
+	if got := entryOf(t, store, tgt.Key(), g1); got != other {
+		t.Errorf("a cross-origin POST changed the ledger: %+v", got)
+	}
+	t.Logf("screenshots in %s", out)
+}
+
+func entryOf(t *testing.T, st redeliver.Store, key, guid string) redeliver.LedgerEntry {
+	t.Helper()
+	es, err := st.Entries(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if e.GUID == guid {
+			return e
+		}
+	}
+	t.Fatalf("no ledger entry %s", guid)
+	return redeliver.LedgerEntry{}
+}
