@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/redeliver/redeliver"
 	"github.com/redeliver/redeliver/alert"
 	"github.com/redeliver/redeliver/sqlite"
@@ -321,5 +323,33 @@ func TestWebhookUnreachableKeepsTheURLSecret(t *testing.T) {
 	err = w.Notify(context.Background(), alert.Notice{Target: key, Name: name, Alerts: []alert.Alert{{Kind: alert.KindExhausted, GUID: "g"}}})
 	if err == nil || strings.Contains(err.Error(), "XXXXSECRET") || !strings.Contains(err.Error(), addr) {
 		t.Errorf("error: %v", err)
+	}
+}
+
+func TestCollector(t *testing.T) {
+	c := newChat(t)
+	st := openStore(t, filepath.Join(t.TempDir(), "state.db"))
+	a := alerter(st, webhook(t, c.url(), alert.FormatSlack))
+	c.failNext(503)
+	a.Check(context.Background(), alert.Input{Key: key, Name: name, Entries: []redeliver.LedgerEntry{entry("g1", redeliver.StateExhausted, 5)}, Now: now})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(a.Collector())
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			k := mf.GetName()
+			for _, l := range m.GetLabel() {
+				k += "," + l.GetValue()
+			}
+			got[k] = m.GetCounter().GetValue()
+		}
+	}
+	if got["redeliver_alert_retries_total,webhook"] != 1 || got["redeliver_alert_notices_total,webhook,sent"] != 1 ||
+		got["redeliver_alert_notices_total,webhook,failed"] != 0 {
+		t.Errorf("metrics: %v", got)
 	}
 }
