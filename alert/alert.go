@@ -417,3 +417,14 @@ func (a *Alerter) Stats() map[string]Stats {
 	}
 	return out
 }
+
+// InputFor is the Input for Check after a pass that produced rep, with the
+// target's ledger entries as they stand after it.
+func InputFor(rep *redeliver.Report, entries []redeliver.LedgerEntry) Input {
+	at := rep.To
+	if at.IsZero() {
+		at = time.Now()
+	}
+	return Input{Key: rep.Target, Name: rep.Name, Entries: entries, Uncovered: rep.Uncovered,
+		Failed: rep.Error != "", Now: at}
+}

@@ -82,4 +82,10 @@ func TestActionsReachTheEmulator(t *testing.T) {
 	}
 	_, body := get(t, srv.Client(), srv.URL+"/target?key="+url.QueryEscape(w.tgt.Key())+"&state=exhausted")
 	mustContain(t, body, waiting, "give up by status page")
+	_, overview := get(t, srv.Client(), srv.URL+"/")
+	for _, p := range []string{body, overview} {
+		if strings.Contains(p, "ghp_") {
+			t.Error("a page shows the GitHub token")
+		}
+	}
 }

@@ -414,3 +414,19 @@ func TestProtect(t *testing.T) {
 		t.Errorf("Protect with the token: %s %q", resp.Status, body)
 	}
 }
+
+func TestLiveBoard(t *testing.T) {
+	var b statuspage.LiveBoard
+	if l := b.Get("k"); !l.LastPoll.IsZero() {
+		t.Errorf("unknown target: %+v", l)
+	}
+	b.Update("k", func(l *statuspage.Live) {
+		l.LastPoll = now
+		l.Uncovered = []redeliver.Span{{From: now, To: now, Reason: "r"}}
+	})
+	l := b.Get("k")
+	l.Uncovered[0].Reason = "changed"
+	if got := b.Get("k"); !got.LastPoll.Equal(now) || got.Uncovered[0].Reason != "r" {
+		t.Errorf("board: %+v", got)
+	}
+}
