@@ -107,8 +107,9 @@ func (s *Server) Statuses() map[string]map[int]int {
 
 // Billed returns, by route pattern, the requests counted against the
 // caller's primary rate limit (or that would be, where rate limiting is
-// off): everything that passed authentication and the limits, except
-// GET /rate_limit and 304 answers to authenticated conditional requests.
+// off): every request that passed authentication and the primary limit
+// (secondary-limit refusals included), except GET /rate_limit and 304
+// answers to authenticated conditional requests.
 func (s *Server) Billed() map[string]int {
 	s.stats.mu.Lock()
 	defer s.stats.mu.Unlock()

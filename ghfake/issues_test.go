@@ -47,7 +47,7 @@ func TestIssuesWithGoGitHub(t *testing.T) {
 	ctx := context.Background()
 
 	labels := []string{"redeliver", "alert"}
-	is, resp, err := alice.Issues.Create(ctx, "acme", "ops", github.CreateIssueRequest{Title: "hook 42 lost events", Body: github.Ptr("3 exhausted"), Labels: labels})
+	is, resp, err := alice.Issues.Create(ctx, "acme", "ops", github.CreateIssueRequest{Title: "hook 42 lost events", Body: new("3 exhausted"), Labels: labels})
 	if err != nil || resp.StatusCode != 201 {
 		t.Fatalf("create: %v", err)
 	}
@@ -98,7 +98,7 @@ func TestIssuesWithGoGitHub(t *testing.T) {
 	}
 
 	// Close, then reopen.
-	closed, _, err := alice.Issues.Update(ctx, "acme", "ops", 1, github.UpdateIssueRequest{State: github.Ptr("closed")})
+	closed, _, err := alice.Issues.Update(ctx, "acme", "ops", 1, github.UpdateIssueRequest{State: new("closed")})
 	if err != nil || closed.GetState() != "closed" || closed.ClosedAt == nil || closed.GetClosedBy().GetLogin() != "alice" || closed.GetStateReason() != "completed" {
 		t.Fatalf("close: %+v %v", closed, err)
 	}
@@ -111,7 +111,7 @@ func TestIssuesWithGoGitHub(t *testing.T) {
 	if got := fmtInts(list(&github.IssueListByRepoOptions{State: "all", Labels: []string{"alert"}})); got != "[1]" {
 		t.Errorf("all with alert: %s", got)
 	}
-	reopened, _, err := bob.Issues.Update(ctx, "acme", "ops", 1, github.UpdateIssueRequest{State: github.Ptr("open"), Title: github.Ptr("hook 42 lost events again")})
+	reopened, _, err := bob.Issues.Update(ctx, "acme", "ops", 1, github.UpdateIssueRequest{State: new("open"), Title: new("hook 42 lost events again")})
 	if err != nil || reopened.GetState() != "open" || reopened.ClosedAt != nil || reopened.GetStateReason() != "reopened" || reopened.GetTitle() != "hook 42 lost events again" {
 		t.Fatalf("reopen: %+v %v", reopened, err)
 	}
@@ -131,7 +131,7 @@ func TestIssuesWithGoGitHub(t *testing.T) {
 	if _, _, err := alice.Issues.ListByRepo(ctx, "acme", "ops", &github.IssueListByRepoOptions{State: "sleeping"}); !errors.As(err, &er) || er.Response.StatusCode != 422 {
 		t.Errorf("bad state filter: %v", err)
 	}
-	if _, _, err := alice.Issues.Update(ctx, "acme", "ops", 1, github.UpdateIssueRequest{State: github.Ptr("shut")}); !errors.As(err, &er) || er.Response.StatusCode != 422 {
+	if _, _, err := alice.Issues.Update(ctx, "acme", "ops", 1, github.UpdateIssueRequest{State: new("shut")}); !errors.As(err, &er) || er.Response.StatusCode != 422 {
 		t.Errorf("bad state: %v", err)
 	}
 	if _, _, err := alice.Issues.CreateComment(ctx, "acme", "ops", 99, github.IssueCommentRequest{Body: "x"}); !errors.As(err, &er) || er.Response.StatusCode != 404 {
