@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/redeliver/redeliver"
@@ -165,6 +167,21 @@ func TestBrowser(t *testing.T) {
 	e := entryOf(t, store, tgt.Key(), g1)
 	if e.Manual != redeliver.ManualRedeliverNow || e.Used() != 2 || e.Force {
 		t.Errorf("g1 in the ledger: %+v, want the action recorded, 2 used, the force spent", e)
+	}
+
+	// On a phone the page fits the screen: only the tables scroll sideways.
+	if _, err := chromedp.Call(cctx, emulation.SetDeviceMetricsOverride,
+		emulation.SetDeviceMetricsOverrideParams{Width: 390, Height: 844, DeviceScaleFactor: 2, Mobile: true}); err != nil {
+		t.Fatalf("phone viewport: %v", err)
+	}
+	if err := chromedp.Do(cctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("svg.chart")), shot("statuspage-phone.png")); err != nil {
+		t.Fatalf("target page on a phone: %v", err)
+	}
+	if fits, err := chromedp.Run(cctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= window.innerWidth`)); err != nil || !fits {
+		t.Errorf("on a 390 px wide phone the page scrolls sideways (%v)", err)
+	}
+	if _, err := chromedp.Call(cctx, emulation.ClearDeviceMetricsOverride, cdp.Empty{}); err != nil {
+		t.Fatalf("clearing the phone viewport: %v", err)
 	}
 
 	// A form on another origin cannot act.

@@ -85,7 +85,11 @@ func Chart(events []Event, now time.Time, span, bucket time.Duration) template.H
 		if ago > 0 {
 			label = "-" + strings.TrimSuffix(ago.String(), "0m0s")
 		}
-		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%g" text-anchor="middle">%s</text>`, left+float64(i)*bw, h-6, template.HTMLEscapeString(label))
+		anchor := "middle"
+		if i+every > n { // the last label: keep it inside the picture
+			anchor = "end"
+		}
+		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%g" text-anchor="%s">%s</text>`, left+float64(i)*bw, h-6, anchor, template.HTMLEscapeString(label))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
