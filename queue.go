@@ -19,9 +19,16 @@ type Queue interface {
 	Close() error
 }
 
-// fairer is the fair order: never-requested first, then the least recently
+// fairer is the fair order: what a person asked for first (a status page's
+// "redeliver now"), then never-requested, then the least recently
 // requested; among equals the oldest first, as it is closest to the horizon.
 func fairer(a, b LedgerEntry) int {
+	if a.Force != b.Force {
+		if a.Force {
+			return -1
+		}
+		return 1
+	}
 	if c := cmp.Compare(min(a.Used(), 1), min(b.Used(), 1)); c != 0 {
 		return c
 	}

@@ -23,6 +23,7 @@ type Token struct {
 	Orgs   []string `yaml:"orgs" json:"orgs"`     // organizations (and all their repositories) it may act on
 	Repos  []string `yaml:"repos" json:"repos"`   // "owner/name" repositories it may act on
 	All    bool     `yaml:"all" json:"all"`       // access to everything
+	Login  string   `yaml:"login" json:"login"`   // the user's login (issues, comments); "": "user-ID"
 }
 
 // App is a GitHub App.
@@ -194,7 +195,7 @@ const (
 // principal is the caller as authentication sees it.
 type principal struct {
 	kind    principalKind
-	key     string // rate-limit and violation key
+	key     string // rate-limit, violation and log key; never the credential itself
 	userID  int64
 	tok     *Token
 	inst    *installation
@@ -250,7 +251,8 @@ func (s *Server) resolve(r *http.Request, kind authKind) *principal {
 		return p
 	}
 	if t := s.auth.tokens[cred]; t != nil {
-		p.kind, p.tok, p.key, p.userID = patUser, t, "token:"+cred, s.auth.userIDs[cred]
+		p.kind, p.tok, p.userID = patUser, t, s.auth.userIDs[cred]
+		p.key = userKey(p.userID)
 		return p
 	}
 	if it := s.auth.instToks[cred]; it != nil && s.now().Before(it.expires) {
@@ -369,4 +371,24 @@ func containsFold(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// userKey is the caller key of a token's user: GitHub limits a token's user,
+// and the key must not carry the token.
+func userKey(id int64) string { return "user:" + strconv.FormatInt(id, 10) }
+
+// TokenCaller returns the caller a token is logged and limited as
+// ("user:ID" for a personal access token, "installation:ID" for an
+// installation token), or "" for a token the emulator does not know. Logs
+// and violations name callers this way so that no token appears in them.
+func (s *Server) TokenCaller(token string) string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if _, ok := s.auth.tokens[token]; ok {
+		return userKey(s.auth.userIDs[token])
+	}
+	if t := s.auth.instToks[token]; t != nil {
+		return "installation:" + strconv.FormatInt(t.instID, 10)
+	}
+	return ""
 }

@@ -2,6 +2,7 @@ package ghfake
 
 import (
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -20,6 +21,11 @@ type Budget struct {
 	Concurrent       int              // requests in flight; 0: 100
 	Status           int              // 403 or 429 for limit answers; 0: 403
 	Now              func() time.Time // the budget's clock; nil: time.Now
+	// RedeliveriesNotContent exempts redeliveries (POST …/attempts) from the
+	// content-creating limits (ContentPerMinute, ContentPerHour); they still
+	// cost 5 points. Whether GitHub counts them is unverified (FACTS.md
+	// §11.4), so the default counts them; this models the other world.
+	RedeliveriesNotContent bool
 }
 
 // scaled divides a GitHub window by Scale.
@@ -98,6 +104,9 @@ func (s *Server) spend(c *reqCtx) (release func(), ok bool) {
 		// FACTS.md §9/§11.4: whether redeliveries count as content-creating is
 		// unverified; POST and PATCH count, so clients pace them as if they do.
 		content = c.r.Method == http.MethodPost || c.r.Method == http.MethodPatch
+		if b.RedeliveriesNotContent && isRedelivery(c.rt) {
+			content = false
+		}
 	}
 	s.limits.mu.Lock()
 	st := s.limits.budget[c.p.key]
@@ -147,4 +156,10 @@ func (s *Server) spend(c *reqCtx) (release func(), ok bool) {
 		st.inflight--
 		s.limits.mu.Unlock()
 	}, true
+}
+
+// isRedelivery reports whether a route is one of the three "redeliver a
+// delivery" operations.
+func isRedelivery(rt *route) bool {
+	return rt.method == http.MethodPost && strings.HasSuffix(rt.path, "/deliveries/{delivery_id}/attempts")
 }

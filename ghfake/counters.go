@@ -2,6 +2,7 @@ package ghfake
 
 import (
 	"maps"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -10,7 +11,7 @@ import (
 type Redelivery struct {
 	HookID       int64
 	DeliveryID   int64 // the attempt id the client named
-	NewAttemptID int64 // the attempt it produced; 0 while deferred and not yet processed
+	NewAttemptID int64 // the attempt it produced; 0 until performed (deferred, or queued for the workers)
 	GUID         string
 	At           time.Time // emulator time of the request
 }
@@ -21,14 +22,20 @@ type stats struct {
 	total        int
 	requests     map[string]int
 	statuses     map[string]map[int]int
+	billed       map[string]int
+	notModified  map[string]int
 	redeliveries []Redelivery
+	log          requestLog
 }
 
 func (st *stats) reset() {
 	st.total = 0
 	st.requests = map[string]int{}
 	st.statuses = map[string]map[int]int{}
+	st.billed = map[string]int{}
+	st.notModified = map[string]int{}
 	st.redeliveries = nil
+	st.log.reset()
 }
 
 // count records a request as it arrives.
@@ -39,8 +46,11 @@ func (st *stats) count(route string) {
 	st.requests[route]++
 }
 
-// status records the status a request is answered with, before it is sent.
-func (st *stats) status(route string, status int) {
+// record counts a request's answer, and logs it, before any byte of it is
+// sent: a client that has its answer can rely on the counters.
+func (s *Server) record(c *reqCtx, status int) {
+	route := c.rt.name
+	st := &s.stats
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	m := st.statuses[route]
@@ -49,6 +59,16 @@ func (st *stats) status(route string, status int) {
 		st.statuses[route] = m
 	}
 	m[status]++
+	if c.billed {
+		st.billed[route]++
+	}
+	if status == http.StatusNotModified {
+		st.notModified[route]++
+	}
+	st.log.add(LoggedRequest{
+		At: s.now(), Method: c.r.Method, Route: route, Path: c.r.URL.Path, Query: redactQuery(c.r.URL.RawQuery),
+		Status: status, Billed: c.billed, Caller: c.p.key, UserAgent: c.r.UserAgent(),
+	})
 }
 
 // Requests returns request counts by route pattern ("METHOD /path/{param}",
@@ -85,6 +105,50 @@ func (s *Server) Statuses() map[string]map[int]int {
 	return out
 }
 
+// Billed returns, by route pattern, the requests counted against the
+// caller's primary rate limit (or that would be, where rate limiting is
+// off): every request that passed authentication and the primary limit
+// (secondary-limit refusals included), except GET /rate_limit and 304
+// answers to authenticated conditional requests.
+func (s *Server) Billed() map[string]int {
+	s.stats.mu.Lock()
+	defer s.stats.mu.Unlock()
+	return maps.Clone(s.stats.billed)
+}
+
+// BilledCount returns the billed requests to one route pattern.
+func (s *Server) BilledCount(route string) int {
+	s.stats.mu.Lock()
+	defer s.stats.mu.Unlock()
+	return s.stats.billed[route]
+}
+
+// TotalBilled returns the billed requests to every route.
+func (s *Server) TotalBilled() int {
+	s.stats.mu.Lock()
+	defer s.stats.mu.Unlock()
+	n := 0
+	for _, v := range s.stats.billed {
+		n += v
+	}
+	return n
+}
+
+// NotModified returns, by route pattern, the requests answered 304 Not
+// Modified (conditional requests whose If-None-Match named the current ETag).
+func (s *Server) NotModified() map[string]int {
+	s.stats.mu.Lock()
+	defer s.stats.mu.Unlock()
+	return maps.Clone(s.stats.notModified)
+}
+
+// NotModifiedCount returns the 304 answers on one route pattern.
+func (s *Server) NotModifiedCount(route string) int {
+	s.stats.mu.Lock()
+	defer s.stats.mu.Unlock()
+	return s.stats.notModified[route]
+}
+
 // Redeliveries returns every redelivery asked for, in order.
 func (s *Server) Redeliveries() []Redelivery {
 	s.stats.mu.Lock()
@@ -92,7 +156,8 @@ func (s *Server) Redeliveries() []Redelivery {
 	return append([]Redelivery(nil), s.stats.redeliveries...)
 }
 
-// ResetCounters forgets request and status counts, the redelivery log,
+// ResetCounters forgets request, status, billed and 304 counts, the request
+// log, the redelivery log,
 // limit-response counts and violations (not stored attempts or rate-limit windows).
 func (s *Server) ResetCounters() {
 	s.stats.mu.Lock()

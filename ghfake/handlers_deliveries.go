@@ -239,7 +239,7 @@ func (s *Server) listDeliveries(c *reqCtx) {
 	if len(links) > 0 {
 		c.w.Header().Set("Link", strings.Join(links, ", "))
 	}
-	c.json(http.StatusOK, items)
+	c.cacheableJSON(items)
 }
 
 // findAttempt finds the request's delivery_id in its hook. It returns with

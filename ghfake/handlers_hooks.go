@@ -118,7 +118,7 @@ func (s *Server) listHooks(c *reqCtx, match func(*hook) bool) {
 	}
 	s.mu.RUnlock()
 	c.pageLinks(page, perPage, len(hooks))
-	c.json(http.StatusOK, out)
+	c.cacheableJSON(out)
 }
 
 // getHook serves GET /orgs/{org}/hooks/{hook_id} and GET /repos/{owner}/{repo}/hooks/{hook_id}.

@@ -30,6 +30,8 @@ func (s *Server) routes() {
 		appDocs  = "/rest/apps/webhooks#"
 		appsDocs = "/rest/apps/apps#"
 		varDocs  = "/rest/actions/variables#"
+		issDocs  = "/rest/issues/issues#"
+		comDocs  = "/rest/issues/comments#"
 	)
 	table := []route{
 		{method: "GET", path: "/orgs/{org}/hooks", scopes: "admin:org_hook", doc: orgDocs + "list-organization-webhooks", h: s.listOrgHooks},
@@ -55,6 +57,12 @@ func (s *Server) routes() {
 		{method: "GET", path: "/repos/{owner}/{repo}/actions/variables/{name}", scopes: "repo", doc: varDocs + "get-a-repository-variable", h: s.getVariable},
 		{method: "PATCH", path: "/repos/{owner}/{repo}/actions/variables/{name}", scopes: "repo", doc: varDocs + "update-a-repository-variable", h: s.updateVariable},
 		{method: "DELETE", path: "/repos/{owner}/{repo}/actions/variables/{name}", scopes: "repo", doc: varDocs + "delete-a-repository-variable", h: s.deleteVariable},
+		{method: "GET", path: "/repos/{owner}/{repo}/issues", scopes: "repo", doc: issDocs + "list-repository-issues", h: s.listIssues},
+		{method: "POST", path: "/repos/{owner}/{repo}/issues", scopes: "repo", doc: issDocs + "create-an-issue", h: s.createIssue},
+		{method: "GET", path: "/repos/{owner}/{repo}/issues/{issue_number}", scopes: "repo", doc: issDocs + "get-an-issue", h: s.getIssue},
+		{method: "PATCH", path: "/repos/{owner}/{repo}/issues/{issue_number}", scopes: "repo", doc: issDocs + "update-an-issue", h: s.updateIssue},
+		{method: "GET", path: "/repos/{owner}/{repo}/issues/{issue_number}/comments", scopes: "repo", doc: comDocs + "list-issue-comments", h: s.listComments},
+		{method: "POST", path: "/repos/{owner}/{repo}/issues/{issue_number}/comments", scopes: "repo", doc: comDocs + "create-an-issue-comment", h: s.createComment},
 		{method: "GET", path: "/rate_limit", auth: authOptional, free: true, doc: "/rest/rate-limit/rate-limit#get-rate-limit-status-for-the-authenticated-user", h: s.getRateLimit},
 	}
 	s.mux = http.NewServeMux()
@@ -76,12 +84,14 @@ func (s *Server) routes() {
 
 // reqCtx carries one request through the middleware and its handler.
 type reqCtx struct {
-	s   *Server
-	w   *respWriter
-	r   *http.Request
-	rt  *route
-	p   *principal
-	rid string
+	s       *Server
+	w       *respWriter
+	r       *http.Request
+	rt      *route
+	p       *principal
+	rid     string
+	billed  bool           // counted against the primary limit (or would be, with rate limiting off)
+	charged *primaryWindow // the window the primary charge went to, for a 304's refund
 }
 
 // respWriter counts the status before any byte leaves (so a client that
@@ -118,14 +128,18 @@ func (w *respWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // version, authentication, limits and injected faults, then the handler.
 func (s *Server) serve(rt *route, w http.ResponseWriter, r *http.Request) {
 	s.stats.count(rt.name)
-	rw := &respWriter{ResponseWriter: w, onStatus: func(code int) { s.stats.status(rt.name, code) }}
-	c := &reqCtx{s: s, w: rw, r: r, rt: rt, rid: s.requestID()}
+	rw := &respWriter{ResponseWriter: w}
+	c := &reqCtx{s: s, w: rw, r: r, rt: rt, rid: s.requestID(), p: &principal{}}
+	rw.onStatus = func(code int) { s.record(c, code) }
 	h := w.Header()
 	h.Set("Date", s.now().UTC().Format(http.TimeFormat))
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("X-GitHub-Request-Id", c.rid)
 	h.Set("X-GitHub-Media-Type", "github.v3; format=json")
 	h.Set("X-GitHub-Api-Version-Selected", APIVersion)
+	s.mu.RLock()
+	c.p = s.resolve(r, rt.auth)
+	s.mu.RUnlock()
 	v := r.Header.Get("X-GitHub-Api-Version")
 	if v == "" {
 		v = APIVersion
@@ -135,10 +149,6 @@ func (s *Server) serve(rt *route, w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.Set("X-GitHub-Api-Version-Selected", v)
-
-	s.mu.RLock()
-	c.p = s.resolve(r, rt.auth)
-	s.mu.RUnlock()
 	if c.p.kind == patUser && c.p.tok.Scopes != nil {
 		h.Set("X-OAuth-Scopes", strings.Join(c.p.tok.Scopes, ", "))
 		h.Set("X-Accepted-OAuth-Scopes", rt.scopes)
@@ -163,6 +173,7 @@ func (s *Server) serve(rt *route, w http.ResponseWriter, r *http.Request) {
 	if !rt.free && !s.rateHeaders(c, c.p, true) {
 		return
 	}
+	c.billed = !rt.free
 	if s.opts.Budget != nil && !rt.free {
 		release, ok := s.spend(c)
 		if !ok {

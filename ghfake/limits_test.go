@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -59,7 +60,7 @@ func TestPrimaryLimitAndReset(t *testing.T) {
 		t.Errorf("still limited: %d", r.Status)
 	}
 	v := f.srv.Violations()
-	if len(v) != 1 || v[0].Kind != "rate-limit-reset" || v[0].Caller != "token:ghp_admin" || v[0].Route != "GET /orgs/{org}/hooks/{hook_id}/deliveries" {
+	if len(v) != 1 || v[0].Kind != "rate-limit-reset" || v[0].Caller != f.srv.TokenCaller("ghp_admin") || v[0].Route != "GET /orgs/{org}/hooks/{hook_id}/deliveries" {
 		t.Errorf("violations: %+v", v)
 	}
 	// /rate_limit is free and never blocked.
@@ -318,5 +319,44 @@ func TestTLSAndAPIVersions(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 400 {
 		t.Errorf("GHES 3.19 has no 2026-03-10: %d", resp.StatusCode)
+	}
+}
+
+// TestRedeliveriesAsContent checks both worlds: by default a redelivery is
+// a content-creating request (80/min, 500/h); with RedeliveriesNotContent it
+// only spends points.
+func TestRedeliveriesAsContent(t *testing.T) {
+	for _, notContent := range []bool{false, true} {
+		wall := &fakeWall{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+		f := newFixture(t, Options{Budget: &Budget{ContentPerMinute: 2, ContentPerHour: 100, Now: wall.Now, RedeliveriesNotContent: notContent}})
+		f.srv.AddRepo("acme", "web")
+		ids := f.srv.SeedAttempts(f.hook, []Seed{{StatusCode: 500}, {StatusCode: 500}, {StatusCode: 500}})
+		var statuses []int
+		for _, id := range ids {
+			r := call(t, nil, "POST", f.hooks+"/deliveries/"+strconv.FormatInt(id, 10)+"/attempts", "ghp_admin", nil)
+			statuses = append(statuses, r.Status)
+			wall.Advance(time.Second)
+		}
+		want := "[202 202 403]"
+		if notContent {
+			want = "[202 202 202]"
+		}
+		if got := fmt.Sprint(statuses); got != want {
+			t.Errorf("RedeliveriesNotContent=%v: %s, want %s", notContent, got, want)
+		}
+		// Other POSTs count either way.
+		wall.Advance(2 * time.Minute)
+		vars := f.base + "/repos/acme/web/actions/variables"
+		for i := range 3 {
+			r := call(t, nil, "POST", vars, "ghp_admin", map[string]string{"name": "V" + strconv.Itoa(i), "value": "x"})
+			if wantS := 201; i == 2 {
+				wantS = 403
+				if r.Status != wantS {
+					t.Errorf("RedeliveriesNotContent=%v: third variable: %d", notContent, r.Status)
+				}
+			} else if r.Status != wantS {
+				t.Errorf("variable %d: %d", i, r.Status)
+			}
+		}
 	}
 }

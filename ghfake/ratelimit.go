@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -57,7 +58,7 @@ type block struct {
 type Violation struct {
 	At     time.Time     // wall time (Budget.Now when set) of the offending request
 	Route  string        // "METHOD /path" pattern
-	Caller string        // "token:…", "installation:ID", "app:ID" or "ip:ADDR"
+	Caller string        // "user:ID" (a token's user, see TokenCaller), "installation:ID", "app:ID" or "ip:ADDR"
 	Kind   string        // "retry-after" or "rate-limit-reset"
 	Early  time.Duration // how long before the end of the wait it came
 }
@@ -96,10 +97,16 @@ func (s *Server) limitFor(p *principal) int {
 
 // primary reads (and with consume, charges) the caller's primary window.
 func (s *Server) primary(p *principal, consume bool) (ri rateInfo, exceeded bool) {
+	ri, _, exceeded = s.primaryWindow(p, consume)
+	return ri, exceeded
+}
+
+// primaryWindow is primary that also returns the window it read or charged.
+func (s *Server) primaryWindow(p *principal, consume bool) (ri rateInfo, w *primaryWindow, exceeded bool) {
 	now, window := s.primaryClock()
 	s.limits.mu.Lock()
 	defer s.limits.mu.Unlock()
-	w := s.limits.primary[p.key]
+	w = s.limits.primary[p.key]
 	if w == nil || !now.Before(w.reset) {
 		w = &primaryWindow{reset: now.Add(window)}
 		s.limits.primary[p.key] = w
@@ -114,7 +121,24 @@ func (s *Server) primary(p *principal, consume bool) (ri rateInfo, exceeded bool
 	}
 	ri.used = w.used
 	ri.reset = s.emuEpoch(now, w.reset)
-	return ri, exceeded
+	return ri, w, exceeded
+}
+
+// refund takes back the primary charge of a request answered 304, when the
+// window it was charged to is still the current one, and rewrites the
+// x-ratelimit-* headers to match.
+func (s *Server) refund(c *reqCtx) {
+	c.billed = false
+	if !s.rateOn || c.charged == nil {
+		return
+	}
+	s.limits.mu.Lock()
+	if s.limits.primary[c.p.key] == c.charged && c.charged.used > 0 {
+		c.charged.used--
+	}
+	s.limits.mu.Unlock()
+	ri, _ := s.primary(c.p, false)
+	setRateHeaders(c.w.Header(), ri)
 }
 
 // emuEpoch turns a moment on the limiter clock into epoch seconds on the
@@ -133,9 +157,12 @@ func (s *Server) rateHeaders(c *reqCtx, p *principal, consume bool) bool {
 	if !s.rateOn {
 		return true
 	}
-	ri, exceeded := s.primary(p, consume)
+	ri, w, exceeded := s.primaryWindow(p, consume)
 	setRateHeaders(c.w.Header(), ri)
 	if !exceeded {
+		if consume {
+			c.charged = w
+		}
 		return true
 	}
 	limNow, _ := s.primaryClock()
@@ -295,12 +322,13 @@ func (s *Server) LimitResponsesByKind() (primary, secondary int) {
 // RateLimit returns what x-ratelimit-* would say for a token now (limit,
 // remaining, reset on the emulator clock) without charging it.
 func (s *Server) RateLimit(token string) (limit, remaining int, reset time.Time) {
-	s.mu.RLock()
-	p := &principal{key: "token:" + token, kind: patUser}
-	if t := s.auth.instToks[token]; t != nil {
-		p.key, p.kind = "installation:"+strconv.FormatInt(t.instID, 10), installationBot
+	p := &principal{key: s.TokenCaller(token), kind: patUser}
+	if strings.HasPrefix(p.key, "installation:") {
+		p.kind = installationBot
 	}
-	s.mu.RUnlock()
+	if p.key == "" {
+		p.key = "unknown-token" // a fresh window: the full limit
+	}
 	ri, _ := s.primary(p, false)
 	return ri.limit, ri.remaining(), time.Unix(ri.reset, 0).UTC()
 }

@@ -28,6 +28,7 @@ type Scenario struct {
 	ReceiverTimeout   Duration        `yaml:"receiver_timeout" json:"receiver_timeout"` // e.g. "10s"
 	TokenTTL          Duration        `yaml:"token_ttl" json:"token_ttl"`
 	DeferRedeliveries bool            `yaml:"defer_redeliveries" json:"defer_redeliveries"`
+	RedeliveryWorkers int             `yaml:"redelivery_workers" json:"redelivery_workers"`
 	PrimaryLimit      int             `yaml:"primary_limit" json:"primary_limit"`
 	Retention         Duration        `yaml:"retention" json:"retention"`
 	Budget            *ScenarioBudget `yaml:"budget" json:"budget"`
@@ -51,6 +52,8 @@ type ScenarioBudget struct {
 	ContentPerHour   int     `yaml:"content_per_hour" json:"content_per_hour"`
 	Concurrent       int     `yaml:"concurrent" json:"concurrent"`
 	Status           int     `yaml:"status" json:"status"`
+	// RedeliveriesNotContent: redeliveries do not count as content-creating.
+	RedeliveriesNotContent bool `yaml:"redeliveries_not_content" json:"redeliveries_not_content"`
 }
 
 // ScenarioApp is a GitHub App in a scenario file.
@@ -173,6 +176,12 @@ func (sc *Scenario) Validate() error {
 	if _, err := sc.platform(); err != nil {
 		return err
 	}
+	if sc.RedeliveryWorkers < 0 {
+		return fmt.Errorf("redelivery_workers: %d is negative", sc.RedeliveryWorkers)
+	}
+	if sc.RedeliveryWorkers > 0 && sc.DeferRedeliveries {
+		return errors.New("redelivery_workers: not together with defer_redeliveries")
+	}
 	for i, r := range sc.Repos {
 		if o, n, ok := strings.Cut(r, "/"); !ok || o == "" || n == "" {
 			return fmt.Errorf("repos[%d]: %q is not owner/name", i, r)
@@ -264,7 +273,7 @@ func (sc *Scenario) Options() Options {
 	p, _ := sc.platform()
 	opts := Options{
 		Platform: p, RateLimiting: sc.RateLimiting, ReceiverTimeout: time.Duration(sc.ReceiverTimeout),
-		TokenTTL: time.Duration(sc.TokenTTL), DeferRedeliveries: sc.DeferRedeliveries,
+		TokenTTL: time.Duration(sc.TokenTTL), DeferRedeliveries: sc.DeferRedeliveries, RedeliveryWorkers: sc.RedeliveryWorkers,
 		PrimaryLimit: sc.PrimaryLimit, Retention: time.Duration(sc.Retention),
 	}
 	start := time.Now().UTC().Truncate(time.Second)
@@ -278,7 +287,8 @@ func (sc *Scenario) Options() Options {
 	}
 	if b := sc.Budget; b != nil {
 		opts.Budget = &Budget{Scale: b.Scale, PrimaryPerHour: b.PrimaryPerHour, PointsPerMinute: b.PointsPerMinute,
-			ContentPerMinute: b.ContentPerMinute, ContentPerHour: b.ContentPerHour, Concurrent: b.Concurrent, Status: b.Status}
+			ContentPerMinute: b.ContentPerMinute, ContentPerHour: b.ContentPerHour, Concurrent: b.Concurrent, Status: b.Status,
+			RedeliveriesNotContent: b.RedeliveriesNotContent}
 	}
 	return opts
 }

@@ -51,6 +51,8 @@ func TestScenarioStrict(t *testing.T) {
 		{"hook without owner", "hooks:\n  - url: http://x\n", false, "hooks[0]"},
 		{"bad fault kind", "faults:\n  - kind: explode\n", false, "faults[0].kind"},
 		{"bad duration", "receiver_timeout: soon\n", false, "soon"},
+		{"negative workers", "redelivery_workers: -1\n", false, "redelivery_workers"},
+		{"workers and defer", "redelivery_workers: 2\ndefer_redeliveries: true\n", false, "redelivery_workers"},
 		{"ratio out of range", "hooks:\n  - org: a\n    history: {count: 1, failure_ratio: 2}\n", false, "failure_ratio"},
 	} {
 		_, err := ParseScenario([]byte(c.text), c.json)
@@ -58,11 +60,12 @@ func TestScenarioStrict(t *testing.T) {
 			t.Errorf("%s: error %v, want one naming %q", c.name, err, c.want)
 		}
 	}
-	sc, err := ParseScenario([]byte(`{"platform":"ghes","orgs":["acme"],"receiver_timeout":"5s","faults":[{"kind":"reset","times":1}]}`), true)
+	sc, err := ParseScenario([]byte(`{"platform":"ghes","orgs":["acme"],"receiver_timeout":"5s","faults":[{"kind":"reset","times":1}],
+		"redelivery_workers":3,"budget":{"redeliveries_not_content":true}}`), true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o := sc.Options(); o.Platform != GHES || o.ReceiverTimeout != 5*time.Second {
+	if o := sc.Options(); o.Platform != GHES || o.ReceiverTimeout != 5*time.Second || o.RedeliveryWorkers != 3 || !o.Budget.RedeliveriesNotContent {
 		t.Errorf("options: %+v", o)
 	}
 	// A scenario for another platform is refused rather than half applied.

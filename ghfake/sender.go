@@ -26,14 +26,24 @@ import (
 // hookshotUA is the User-Agent GitHub's delivery service sends.
 const hookshotUA = "GitHub-Hookshot/5f2e1a7"
 
-func newSendClient(timeout time.Duration, insecure bool) *http.Client {
+// newSendClient makes the client deliveries go out with. With keepAlive > 0
+// (the background workers) it keeps that many idle connections per receiver
+// so a large backlog does not open one connection per delivery; it closes
+// them after a second idle, before a receiver's own idle timeout (node: 5 s)
+// could close one under a request.
+func newSendClient(timeout time.Duration, insecure bool, keepAlive int) *http.Client {
+	tr := &http.Transport{
+		Proxy:             nil, // deliveries go straight to the receiver
+		DisableKeepAlives: keepAlive <= 0,
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: insecure},
+	}
+	if keepAlive > 0 {
+		tr.MaxIdleConnsPerHost = keepAlive
+		tr.IdleConnTimeout = time.Second
+	}
 	return &http.Client{
-		Timeout: timeout,
-		Transport: &http.Transport{
-			Proxy:             nil, // deliveries go straight to the receiver
-			DisableKeepAlives: true,
-			TLSClientConfig:   &tls.Config{InsecureSkipVerify: insecure},
-		},
+		Timeout:   timeout,
+		Transport: tr,
 		// GitHub records a redirect as the response it got; it does not follow it.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
@@ -178,7 +188,7 @@ func (s *Server) post(out outgoing) result {
 	}
 	hd := deliveryHeaders(out.hookID, &out, body)
 	res := result{reqHeaders: hd}
-	req, err := http.NewRequest(http.MethodPost, out.url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(s.sendCtx, http.MethodPost, out.url, bytes.NewReader(body))
 	if err != nil {
 		res.status = StatusConnectHost
 		return res
@@ -279,7 +289,8 @@ type redeliveryQueue struct {
 }
 
 // startRedelivery logs a redelivery of attempt id on hook h and performs it
-// now, or queues it with DeferRedeliveries; s.mu must NOT be held.
+// now, queues it for ProcessRedeliveries (DeferRedeliveries) or hands it to
+// the background workers (RedeliveryWorkers); s.mu must NOT be held.
 func (s *Server) startRedelivery(hookID, deliveryID int64, guid string) {
 	log := Redelivery{HookID: hookID, DeliveryID: deliveryID, GUID: guid, At: s.now()}
 	idx := s.logRedelivery(log)
@@ -288,6 +299,10 @@ func (s *Server) startRedelivery(hookID, deliveryID int64, guid string) {
 		s.queue.mu.Lock()
 		s.queue.items = append(s.queue.items, q)
 		s.queue.mu.Unlock()
+		return
+	}
+	if s.pool != nil {
+		s.pool.push(q)
 		return
 	}
 	s.performRedelivery(q)
@@ -312,6 +327,9 @@ func (s *Server) performRedelivery(q queued) bool {
 	s.mu.Unlock()
 
 	res := s.post(out)
+	if s.sendCtx.Err() != nil {
+		return false // closed while delivering: GitHub never finished this one
+	}
 	na, err := s.recordAttempt(q.hookID, a, res, true)
 	if err != nil {
 		return false
@@ -336,8 +354,15 @@ func (s *Server) ProcessRedeliveries() int {
 	return n
 }
 
-// PendingRedeliveries returns how many deferred redeliveries wait for ProcessRedeliveries.
+// PendingRedeliveries returns how many redeliveries are accepted but not yet
+// recorded: deferred ones waiting for ProcessRedeliveries, or those queued
+// for or in the hands of the background workers.
 func (s *Server) PendingRedeliveries() int {
+	if s.pool != nil {
+		s.pool.mu.Lock()
+		defer s.pool.mu.Unlock()
+		return s.pool.pending
+	}
 	s.queue.mu.Lock()
 	defer s.queue.mu.Unlock()
 	return len(s.queue.items)

@@ -1,6 +1,7 @@
 package ghfake
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"math/rand/v2"
@@ -55,20 +56,32 @@ const APIVersion = "2022-11-28"
 // Options configures a Server. The zero value is a github.com emulator on a
 // random loopback port with a clock frozen at DefaultStart.
 type Options struct {
-	Platform          Platform
-	RateLimiting      bool          // GHES only: turn rate limiting on (DotCom: always on)
-	Clock             *Clock        // nil: NewClock(DefaultStart)
+	Platform     Platform
+	RateLimiting bool   // GHES only: turn rate limiting on (DotCom: always on)
+	Clock        *Clock // nil: NewFuncClock(Now) with Now, else NewClock(DefaultStart)
+	// Now makes the emulator read an outside clock (a test's fake clock
+	// shared with the service under test): the same as Clock:
+	// NewFuncClock(Now). Not together with Clock.
+	Now               func() time.Time
 	ReceiverTimeout   time.Duration // 0: platform default (10 s / 30 s)
 	TokenTTL          time.Duration // 0: 1 h
 	DeferRedeliveries bool          // queue redeliveries until ProcessRedeliveries
-	Budget            *Budget       // nil: no enforced secondary limits
-	PrimaryLimit      int           // per token per hour; 0: 5000
-	TLS               bool          // serve HTTPS with a self-signed cert (see CertPEM())
-	Addr              string        // listen address; "" = 127.0.0.1:0
+	// RedeliveryWorkers > 0 performs redeliveries in the background with
+	// that many workers, as GitHub does: the POST answers 202 at once and
+	// the new attempt is listed once the receiver has been sent it. WaitIdle
+	// waits for them. Not together with DeferRedeliveries.
+	RedeliveryWorkers int
+	Budget            *Budget // nil: no enforced secondary limits
+	PrimaryLimit      int     // per token per hour; 0: 5000
+	TLS               bool    // serve HTTPS with a self-signed cert (see CertPEM())
+	Addr              string  // listen address; "" = 127.0.0.1:0
 	// Retention hides attempts older than this from the delivery lists (GitHub
 	// is assumed to list about as far back as it redelivers, FACTS.md §5, but
 	// that is unverified). 0 lists everything stored.
 	Retention time.Duration
+	// RequestLogSize is how many requests RequestLog keeps (the newest);
+	// 0: DefaultRequestLogSize; negative: none.
+	RequestLogSize int
 }
 
 // Server is a running emulator. All methods are safe for concurrent use.
@@ -101,12 +114,27 @@ type Server struct {
 	faults faultState // own lock
 	stats  stats      // own lock
 	queue  redeliveryQueue
+	pool   *asyncPool // RedeliveryWorkers; nil otherwise
+
+	receivers []*Receiver // NewReceiver; guarded by mu, closed with the server
+
+	sendCtx    context.Context // ends at Close, abandoning deliveries in flight
+	sendCancel context.CancelFunc
 }
 
 // New creates a Server and starts serving. It panics if it cannot listen,
 // as httptest.NewServer does.
 func New(opts Options) *Server {
+	if opts.DeferRedeliveries && opts.RedeliveryWorkers > 0 {
+		panic("ghfake: Options.DeferRedeliveries and Options.RedeliveryWorkers exclude each other")
+	}
+	if opts.Now != nil && opts.Clock != nil {
+		panic("ghfake: Options.Clock and Options.Now exclude each other")
+	}
 	s := &Server{opts: opts, clock: opts.Clock}
+	if opts.Now != nil {
+		s.clock = NewFuncClock(opts.Now)
+	}
 	if s.clock == nil {
 		s.clock = NewClock(DefaultStart)
 	}
@@ -133,9 +161,18 @@ func New(opts Options) *Server {
 	s.auth.init()
 	s.limits.init()
 	s.faults.rng = rand.New(rand.NewPCG(1, 1))
+	s.stats.log.size = opts.RequestLogSize
+	if s.stats.log.size == 0 {
+		s.stats.log.size = DefaultRequestLogSize
+	}
 	s.stats.reset()
-	s.sendCli = newSendClient(s.timeout, false)
-	s.sendCliI = newSendClient(s.timeout, true)
+	keepAlive := opts.RedeliveryWorkers
+	s.sendCli = newSendClient(s.timeout, false, keepAlive)
+	s.sendCliI = newSendClient(s.timeout, true, keepAlive)
+	s.sendCtx, s.sendCancel = context.WithCancel(context.Background())
+	if opts.RedeliveryWorkers > 0 {
+		s.startPool(opts.RedeliveryWorkers)
+	}
 	s.routes()
 
 	addr := opts.Addr
@@ -172,6 +209,17 @@ func (s *Server) URL() string { return s.url }
 // Close stops the server and closes its connections.
 func (s *Server) Close() {
 	s.srv.Close()
+	s.sendCancel()
+	if s.pool != nil {
+		s.pool.close()
+	}
+	s.mu.Lock()
+	rcs := s.receivers
+	s.receivers = nil
+	s.mu.Unlock()
+	for _, rc := range rcs {
+		rc.Close()
+	}
 	s.sendCli.CloseIdleConnections()
 	s.sendCliI.CloseIdleConnections()
 }

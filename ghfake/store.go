@@ -37,6 +37,7 @@ type repo struct {
 	owner, name string
 	id          int64
 	vars        map[string]*variable // key: upper-cased name (names are case-insensitive)
+	issues      issueState
 }
 
 type variable struct {
@@ -138,6 +139,7 @@ type store struct {
 	nextHook int64
 	nextInst int64
 	seq      int64 // global attempt sequence, low bits of ids
+	ids      issueIDs
 }
 
 func (st *store) init() {

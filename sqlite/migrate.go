@@ -38,9 +38,10 @@ func schemaVersion() int { return len(migrations) }
 // another program's database is refused instead of being migrated.
 const applicationID = 0x72646c76
 
-// ourTables are the tables the migrations create. Any other table in a file
-// means it is not ours (or not only ours), and we leave it alone.
-var ourTables = []string{"checkpoints", "ledger"}
+// ourTables are the tables the migrations create, with the schema version
+// that made each. Any other table in a file means it is not ours (or not only
+// ours), and we leave it alone.
+var ourTables = map[string]int{"checkpoints": 1, "ledger": 1, "alert_marks": 2}
 
 // mustLoadMigrations reads migrations/NNNN_name.sql. Numbers must run 1, 2,
 // 3 … without gaps: a mistake there is a build mistake, caught by any test.
@@ -150,15 +151,16 @@ func check(ctx context.Context, file string) (int, error) {
 	}
 	var foreign, missing []string
 	for _, t := range tables {
-		if !slices.Contains(ourTables, t) {
+		if _, ok := ourTables[t]; !ok {
 			foreign = append(foreign, t)
 		}
 	}
-	for _, t := range ourTables {
-		if version > 0 && !slices.Contains(tables, t) {
+	for t, v := range ourTables {
+		if version >= v && !slices.Contains(tables, t) {
 			missing = append(missing, t)
 		}
 	}
+	slices.Sort(missing)
 	if len(foreign) > 0 {
 		return 0, redeliver.Errorf(redeliver.EInvalid,
 			"%s is not a redeliver state database: it has tables redeliver did not make (%s)", file, strings.Join(foreign, ", "))

@@ -38,6 +38,7 @@ func NewQueue(dir string) (*Queue, error) {
 	db.SetMaxOpenConns(1) // one connection keeps the unlinked file open
 	if _, err := db.Exec(`CREATE TABLE queue (
 		guid TEXT PRIMARY KEY,
+		forced INTEGER NOT NULL,
 		requested INTEGER NOT NULL,
 		last_request INTEGER,
 		first_seen INTEGER,
@@ -56,7 +57,7 @@ func (q *Queue) Push(entries ...redeliver.LedgerEntry) error {
 		return fmt.Errorf("redelivery queue: %w", err)
 	}
 	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO queue VALUES (?, ?, ?, ?, ?)`)
+	st, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO queue VALUES (?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return fmt.Errorf("redelivery queue: %w", err)
 	}
@@ -72,7 +73,10 @@ func (q *Queue) Push(entries ...redeliver.LedgerEntry) error {
 		if err != nil {
 			return fmt.Errorf("redelivery queue: %w", err)
 		}
-		requested := 0
+		forced, requested := 1, 0 // forced first: 0 sorts before 1
+		if e.Force {
+			forced = 0
+		}
 		if e.Used() > 0 {
 			requested = 1
 		}
@@ -81,7 +85,7 @@ func (q *Queue) Push(entries ...redeliver.LedgerEntry) error {
 			return fmt.Errorf("redelivery queue: %w", err)
 		}
 		added += 1 - n
-		if _, err := st.ExecContext(ctx, e.GUID, requested, nanos(e.LastRequest), nanos(e.FirstSeen), body); err != nil {
+		if _, err := st.ExecContext(ctx, e.GUID, forced, requested, nanos(e.LastRequest), nanos(e.FirstSeen), body); err != nil {
 			return fmt.Errorf("redelivery queue: %w", err)
 		}
 	}
@@ -96,9 +100,9 @@ func (q *Queue) Push(entries ...redeliver.LedgerEntry) error {
 func (q *Queue) Len() int { return q.len }
 
 // Each calls fn with every entry in the Planner's fair order (Order):
-// never requested first, then least recently requested, then oldest.
+// forced by a person first, then never requested, then least recently requested, then oldest.
 func (q *Queue) Each(fn func(redeliver.LedgerEntry) error) error {
-	rows, err := q.db.Query(`SELECT entry FROM queue ORDER BY requested, last_request, first_seen, guid`)
+	rows, err := q.db.Query(`SELECT entry FROM queue ORDER BY forced, requested, last_request, first_seen, guid`)
 	if err != nil {
 		return fmt.Errorf("redelivery queue: %w", err)
 	}

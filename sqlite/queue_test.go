@@ -23,6 +23,7 @@ func TestQueueOrderAndReplace(t *testing.T) {
 	var in []redeliver.LedgerEntry
 	for i := range 50 {
 		e := redeliver.LedgerEntry{GUID: fmt.Sprintf("g%02d", i), AttemptID: int64(i), FirstSeen: t0.Add(-time.Duration(i%7) * time.Minute), State: redeliver.StateFailed}
+		e.Force = i == 17 // a person's "redeliver now": first
 		if i%3 == 0 {
 			e.Requests, e.LastRequest = 1, t0.Add(time.Duration(i%5)*time.Second)
 		}
