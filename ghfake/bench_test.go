@@ -102,6 +102,7 @@ func BenchmarkAsyncRedeliver(b *testing.B) {
 	srv.Quiesce()
 	runtime.GC()
 	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(atts)
 	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(i), "heap-B/redelivery")
 }
 

@@ -270,7 +270,9 @@ func (s *Server) getDelivery(c *reqCtx) {
 	d := deliveryDetail{deliveryItem: s.item(h, a)}
 	if det := h.details[a.id]; det != nil {
 		d.URL = det.url
-		d.Request.Headers = det.reqHeaders
+		out := s.outgoingLocked(h, a, nil)
+		out.secret, out.form = det.secret, det.form
+		d.Request.Headers = deliveryHeaders(h.id, &out, postedBody(s.payloadLocked(h, a), det.form))
 		d.Response.Headers = det.respHeader
 		d.Response.Payload = det.respBody
 	} else {

@@ -63,3 +63,42 @@ func TestReceiverChecksSignatures(t *testing.T) {
 		t.Errorf("signature check: %s", d.Header.Get("X-Hub-Signature-256"))
 	}
 }
+
+// TestShownRequestHeadersAreTheSentOnes checks that "get a delivery" shows
+// the headers the receiver got, for sends and redeliveries, JSON and form
+// hooks, even after the hook's secret changed.
+func TestShownRequestHeadersAreTheSentOnes(t *testing.T) {
+	for _, ct := range []string{"json", "form"} {
+		f := newFixture(t, Options{RedeliveryWorkers: 1})
+		rcv := f.srv.NewReceiver()
+		hook := f.srv.AddOrgHook("acme", HookConfig{URL: rcv.URL(), Secret: "first", ContentType: ct})
+		a, err := f.srv.Send(hook, "issues", "opened", map[string]any{"n": 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		url := f.base + "/orgs/acme/hooks/" + strconv.FormatInt(hook, 10) + "/deliveries/"
+		if r := call(t, nil, "POST", url+strconv.FormatInt(a.ID, 10)+"/attempts", "ghp_admin", nil); r.Status != 202 {
+			t.Fatal(r.Status)
+		}
+		f.srv.Quiesce()
+		f.srv.mu.Lock()
+		f.srv.st.hooks[hook].cfg.Secret = "second"
+		f.srv.mu.Unlock()
+		got := rcv.Deliveries()
+		atts := f.srv.Attempts(hook) // newest first: the redelivery, then the send
+		for i, at := range []Attempt{atts[1], atts[0]} {
+			var d struct {
+				Request struct{ Headers map[string]string }
+			}
+			call(t, nil, "GET", url+strconv.FormatInt(at.ID, 10), "ghp_admin", nil).json(t, &d)
+			if len(d.Request.Headers) < 8 {
+				t.Fatalf("%s: headers %v", ct, d.Request.Headers)
+			}
+			for k, v := range d.Request.Headers {
+				if got[i].Header.Get(k) != v {
+					t.Errorf("%s attempt %d: shown %s %q, sent %q", ct, i, k, v, got[i].Header.Get(k))
+				}
+			}
+		}
+	}
+}

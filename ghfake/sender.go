@@ -71,7 +71,8 @@ type result struct {
 	duration   float64
 	respHeader map[string]string
 	respBody   *string
-	reqHeaders map[string]string
+	secret     string // what the request was signed with
+	form       bool   // sent form-encoded
 }
 
 // Send delivers an event to a hook over real HTTP, as GitHub would, and
@@ -180,14 +181,20 @@ func Signature(secret string, body []byte) string {
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
+// postedBody is the body a delivery sends: the payload, or for a form hook
+// the payload as its "payload" field.
+func postedBody(payload []byte, form bool) []byte {
+	if form {
+		return []byte("payload=" + url.QueryEscape(string(payload)))
+	}
+	return payload
+}
+
 // post performs the HTTP exchange and classifies the outcome.
 func (s *Server) post(out outgoing) result {
-	body := out.body
-	if out.form {
-		body = []byte("payload=" + url.QueryEscape(string(out.body)))
-	}
+	body := postedBody(out.body, out.form)
 	hd := deliveryHeaders(out.hookID, &out, body)
-	res := result{reqHeaders: hd}
+	res := result{secret: out.secret, form: out.form}
 	req, err := http.NewRequestWithContext(s.sendCtx, http.MethodPost, out.url, bytes.NewReader(body))
 	if err != nil {
 		res.status = StatusConnectHost
@@ -271,7 +278,7 @@ func (s *Server) recordAttempt(hookID int64, a attempt, res result, redelivery b
 	a.status = s.names.id(res.status)
 	a.duration = float32(res.duration)
 	h.insert(a)
-	h.details[a.id] = &delivered{url: h.cfg.URL, reqHeaders: res.reqHeaders, respHeader: res.respHeader, respBody: res.respBody}
+	h.details[a.id] = &delivered{url: h.cfg.URL, secret: res.secret, form: res.form, respHeader: res.respHeader, respBody: res.respBody}
 	return s.export(h, &a), nil
 }
 
