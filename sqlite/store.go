@@ -4,7 +4,8 @@
 // The file lives by default in the XDG state directory:
 // $XDG_STATE_HOME/redeliver/state.db, or ~/.local/state/redeliver/state.db
 // when XDG_STATE_HOME is unset (see DefaultPath). A run holds an flock on the
-// sidecar <file>.lock (see Store.Lock).
+// sidecar <file>.lock beside the real file, symbolic links resolved (see
+// Store.Lock); a state file with a second hard link is refused.
 //
 // Crash safety is the point of the file: it runs in WAL mode with
 // synchronous=FULL, so an entry is on disk when Put returns. Opening never
@@ -86,6 +87,9 @@ func Open(path string) (*Store, error) {
 			return nil, err
 		}
 	}
+	if err := checkLinks(path); err != nil {
+		return nil, err
+	}
 	if _, err := check(ctx, path); err != nil {
 		return nil, err
 	}
@@ -123,6 +127,9 @@ func OpenReadOnly(path string) (*Store, error) {
 	}
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, redeliver.Errorf(redeliver.ENotFound, "no redeliver state at %s: nothing has run with it yet", path)
+	}
+	if err := checkLinks(path); err != nil {
+		return nil, err
 	}
 	version, err := check(ctx, path)
 	if err != nil {
@@ -183,7 +190,7 @@ func dataSource(path string, readOnly bool) (string, error) {
 // hard-links it into place. If another process linked its own first, that
 // one is kept: both are complete.
 func create(ctx context.Context, path string) error {
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".new-*")
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+newSuffix+"*")
 	if err != nil {
 		return writeError(path, err)
 	}
@@ -214,6 +221,44 @@ func create(ctx context.Context, path string) error {
 		return writeError(path, err)
 	}
 	return nil
+}
+
+// newSuffix marks the temporary name create builds a new state under.
+const newSuffix = ".new-"
+
+// checkLinks refuses a state file with more than one name (hard link).
+// SQLite keeps a database's -wal and -shm beside the name it was opened
+// by: a run killed through one name leaves its last writes in a journal
+// that a run through another name never reads (so it would redeliver what
+// the first had asked for), and a later checkpoint of that journal would
+// overwrite newer pages. A temporary name of create's that a killed run
+// left behind (<file>.new-…, the same file) is removed first.
+func checkLinks(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil || links(fi) <= 1 {
+		return nil // check reports a file it cannot read
+	}
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	if entries, err := os.ReadDir(dir); err == nil {
+		for _, e := range entries {
+			if !strings.HasPrefix(e.Name(), base+newSuffix) {
+				continue
+			}
+			other := filepath.Join(dir, e.Name())
+			if ofi, err := os.Lstat(other); err == nil && os.SameFile(fi, ofi) {
+				_ = os.Remove(other)
+			}
+		}
+	}
+	if fi, err = os.Stat(path); err != nil || links(fi) <= 1 {
+		return nil
+	}
+	return redeliver.Errorf(redeliver.EInvalid,
+		"state %s has %d hard links: SQLite keeps a database's journal (-wal) beside the name it is opened by, so runs through different names would not see each other's last writes, and could redeliver events twice; keep one name (remove the other links; a symbolic link is fine)",
+		path, links(fi))
 }
 
 // checkWritable tells a read-only file apart before SQLite, which would
