@@ -20,6 +20,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math"
 	"net/url"
@@ -186,9 +187,13 @@ func dataSource(path string, readOnly bool) (string, error) {
 }
 
 // create builds a new state file at path: it migrates a fresh database
-// under a temporary name, closes it (which folds the WAL into the file) and
-// hard-links it into place. If another process linked its own first, that
-// one is kept: both are complete.
+// under a temporary name in the same directory, folds the WAL into the file
+// (checking that this worked), closes it, checks the result as Open checks
+// any state, and only then hard-links it into place. A failure on the way
+// (a full disk, say) leaves nothing behind: before this order, a full disk
+// during the close left a 12 KB file missing its tables at path, which
+// every later run refused as corrupted. If another process linked its own
+// first, that one is kept: both are complete.
 func create(ctx context.Context, path string) error {
 	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+newSuffix+"*")
 	if err != nil {
@@ -212,15 +217,46 @@ func create(ctx context.Context, path string) error {
 	db.SetMaxOpenConns(1)
 	if err := migrate(ctx, db, path); err != nil {
 		db.Close()
-		return err
+		return newStateError(path, err)
+	}
+	// Closing folds the WAL into the file too, but a failure there is not
+	// reported: SQLite keeps the WAL for the next open, which here would
+	// be removed with the temporary name. Fold it now, and look.
+	var busy, logFrames, done int
+	if err := db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &done); err != nil {
+		db.Close()
+		return newStateError(path, err)
+	}
+	if busy != 0 || logFrames > 0 {
+		db.Close()
+		return redeliver.Errorf(redeliver.EInternal, "state %s: the new database could not be completed (checkpoint: busy %d, %d of %d pages)", path, busy, done, logFrames)
 	}
 	if err := db.Close(); err != nil {
-		return fileError(path, err)
+		return newStateError(path, err)
+	}
+	if fi, err := os.Stat(tmp + "-wal"); err == nil && fi.Size() > 0 {
+		return redeliver.Errorf(redeliver.EInternal, "state %s: the new database could not be completed (%d bytes left in its journal)", path, fi.Size())
+	}
+	if v, err := check(ctx, tmp); err != nil || v != schemaVersion() {
+		if err == nil {
+			err = fmt.Errorf("schema version %d", v)
+		}
+		return redeliver.Wrap(redeliver.EInternal, err, "state %s: the new database did not pass its own check", path)
 	}
 	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
 		return writeError(path, err)
 	}
 	return nil
+}
+
+// newStateError names the state in an error met while building it aside,
+// and says so plainly when the disk is full (SQLite says "disk I/O error"
+// when it cannot grow the -shm file).
+func newStateError(path string, err error) error {
+	if code := sqliteCode(err); code&0xff == sqlite3.SQLITE_FULL || code == sqlite3.SQLITE_IOERR_SHMSIZE || errors.Is(err, syscall.ENOSPC) {
+		return redeliver.Wrap(redeliver.EInvalid, err, "cannot create state %s: the disk is full (nothing was left there)", path)
+	}
+	return fileError(path, err)
 }
 
 // newSuffix marks the temporary name create builds a new state under.
