@@ -105,3 +105,43 @@ func TestReadFileCapped(t *testing.T) {
 		assertInvalid(t, err, r.want...)
 	}
 }
+
+// BenchmarkParseFileNearLimits measures the largest files the limits let
+// through, and the refusals, for RELIABILITY.md:
+//
+//	go test ./config -run '^$' -bench ParseFileNearLimits -benchtime 5x
+func BenchmarkParseFileNearLimits(b *testing.B) {
+	var targets strings.Builder
+	targets.WriteString("targets:\n")
+	// Each target is 7 values (a mapping, 2 keys, a name, a list, an
+	// event): 14,000 of them are just under maxValues.
+	for i := range 14_000 {
+		fmt.Fprintf(&targets, "  - {org: org-%d, events: [push]}\n", i)
+	}
+	// The same, to the size limit: refused for its values.
+	big := targets.String()
+	for i := 14_000; len(big) < MaxFileBytes-64; i++ {
+		big += fmt.Sprintf("  - {org: org-%d, events: [push]}\n", i)
+	}
+	// Aliases that expand to just under maxValues: 4 levels of 9 lists.
+	var aliases strings.Builder
+	aliases.WriteString("targets:\n  - org: acme\n    events: &a0 [" + strings.TrimSuffix(strings.Repeat("lol,", 9), ",") + "]\n")
+	for i := 1; i < 5; i++ {
+		fmt.Fprintf(&aliases, "  - org: a%d\n    events: &a%d [%s]\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d,", i-1), 9), ","))
+	}
+	for _, bc := range []struct{ name, data string }{
+		{"14000-targets", targets.String()},
+		{"refused-1MiB-of-targets", big},
+		{"aliases-to-66k-values", aliases.String()},
+		{"nested-64", "targets: [{org: a, events: " + strings.Repeat("[", 62) + "push" + strings.Repeat("]", 62) + "}]\n"},
+		{"refused-billion-laughs", billionLaughs()},
+		{"refused-200KB-brackets", "targets: " + strings.Repeat("[", 100_000) + strings.Repeat("]", 100_000) + "\n"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(bc.data)))
+			for b.Loop() {
+				_, _ = ParseFile([]byte(bc.data), "bench.yaml")
+			}
+		})
+	}
+}
