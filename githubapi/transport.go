@@ -166,7 +166,7 @@ func (t *wireRT) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.skew.observe(resp.Header)
 	// The attempt's deadline also bounds reading the body; closing the
 	// body releases the timer.
-	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	resp.Body = &cancelBody{ReadCloser: limitBody(resp, maxResponseBody), cancel: cancel}
 	return resp, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -74,7 +75,7 @@ var sqliteMagic = []byte("SQLite format 3\x00")
 // for an empty database that can be initialized). It reads the header
 // itself and then uses a read-only connection: a file that fails any check
 // is left byte for byte as it was found.
-func check(ctx context.Context, file string) (int, error) {
+func check(ctx context.Context, file string) (_ int, err error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return 0, redeliver.Wrap(redeliver.EInvalid, err, "cannot read state %s", file)
@@ -104,6 +105,17 @@ func check(ctx context.Context, file string) (int, error) {
 		return 0, redeliver.Errorf(redeliver.EInvalid, "%s is corrupted: truncated header (%d bytes)", file, n)
 	}
 
+	// SQLite's read-only connection to a WAL database makes an empty -wal
+	// and a 32 KB -shm beside it. Beside a file refused as corrupted,
+	// nothing will ever use them: remove those this check made. (Beside
+	// a file refused for other reasons, another program, or a newer
+	// redeliver, may be using them.)
+	made := absentSidecars(file)
+	defer func() {
+		if err != nil && strings.Contains(err.Error(), file+" is corrupted") {
+			removeSidecars(file, made)
+		}
+	}()
 	dsn, err := dataSource(file, true)
 	if err != nil {
 		return 0, err
@@ -169,6 +181,28 @@ func check(ctx context.Context, file string) (int, error) {
 		return 0, redeliver.Errorf(redeliver.EInvalid, "%s is corrupted: missing tables %s", file, strings.Join(missing, ", "))
 	}
 	return version, nil
+}
+
+// absentSidecars lists which of file's -wal and -shm do not exist.
+func absentSidecars(file string) []string {
+	var out []string
+	for _, p := range []string{file + "-wal", file + "-shm"} {
+		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// removeSidecars removes the sidecars in made, as long as the -wal holds
+// nothing: a journal with content is never thrown away.
+func removeSidecars(file string, made []string) {
+	if fi, err := os.Lstat(file + "-wal"); err == nil && fi.Size() > 0 {
+		return
+	}
+	for _, p := range made {
+		_ = os.Remove(p)
+	}
 }
 
 // quickCheck runs PRAGMA quick_check: a truncated or damaged file is
