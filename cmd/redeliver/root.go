@@ -71,8 +71,7 @@ func execute(ctx context.Context, args []string, io *streams) int {
 		return &exitError{code: exitInvalid, err: err}
 	})
 	root.AddCommand(newRunCmd(io), newDeliveriesCmd(io), newStatusCmd(io), newDemoCmd(io))
-	addVersion(root, io)
-	addGHExtension(root, io)
+	addReleaseCommands(root, io)
 
 	err := root.ExecuteContext(ctx)
 	if err == nil {
