@@ -65,6 +65,9 @@ newest_release() {
     sed 's/^v//' | sort -t. -k1,1n -k2,2n -k3,3n | tail -n 1 | sed 's/^/v/'
 }
 
+# A release tag (v1.2.3, v1.3.0-rc.1), or a moving one (v1, v1.2).
+exact='^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$'
+moving='^v[0-9]+(\.[0-9]+)?$'
 explicit=false
 want="${INPUT_VERSION:-}"
 want="${want#"${want%%[![:space:]]*}"}"; want="${want%"${want##*[![:space:]]}"}"
@@ -76,17 +79,17 @@ if [ -n "$want" ]; then
     v*) ref="$want" ;;
     *) ref="v$want" ;;
   esac
-  [[ "$ref" =~ ^v([0-9]+(\.[0-9]+(\.[0-9]+)?)?)?$ ]] ||
-    fail "version input '$want' is not a release version: want 1.2.3, v1.2.3, v1, v1.2 or latest"
+  [[ "$ref" =~ $exact || "$ref" =~ $moving || "$ref" = v ]] ||
+    fail "version input '$want' is not a release version: want 1.2.3, v1.2.3, 1.3.0-rc.1, v1, v1.2 or latest"
 else
   ref="${ACTION_REF:-}"
   from="the action's ref ($ref)"
   [ -n "$ref" ] || build_from_source "the action has no ref (a local path)"
-  [[ "$ref" =~ ^v[0-9]+(\.[0-9]+(\.[0-9]+)?)?$ ]] ||
+  [[ "$ref" =~ $exact || "$ref" =~ $moving ]] ||
     build_from_source "$from is a branch or commit, not a release tag"
 fi
 
-if [[ "$ref" =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
+if [[ "$ref" =~ $exact ]]; then
   tag="$ref"
 else
   tag="$(newest_release "$ref")"

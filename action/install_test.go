@@ -157,6 +157,11 @@ func install(t *testing.T, f *fakeGitHub, r runner) outcome {
 	if err != nil {
 		t.Skip("skipping: bash is not on PATH")
 	}
+	// Read here so that go test's cache knows the script: bash's reads
+	// are invisible to it.
+	if _, err := os.ReadFile("install.sh"); err != nil {
+		t.Fatal(err)
+	}
 	temp := t.TempDir()
 	outFile := filepath.Join(t.TempDir(), "github_output")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -228,6 +233,9 @@ func TestInstallPicksTheAsset(t *testing.T) {
 		{runner{os: "Linux", arch: "X64", ref: "main", version: "1.2.3"}, "1.2.3", "linux", "amd64", "redeliver"},
 		{runner{os: "Linux", arch: "X64", ref: "v1.2.3", version: "v2.0.0"}, "2.0.0", "linux", "amd64", "redeliver"},
 		{runner{os: "Linux", arch: "X64", ref: "v1", version: "latest"}, "2.0.0", "linux", "amd64", "redeliver"},
+		// A pre-release only when named.
+		{runner{os: "Linux", arch: "X64", ref: "main", version: "1.11.0-rc.1"}, "1.11.0-rc.1", "linux", "amd64", "redeliver"},
+		{runner{os: "Linux", arch: "X64", ref: "v1.11.0-rc.1"}, "1.11.0-rc.1", "linux", "amd64", "redeliver"},
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%s-%s-%s-%s", c.r.os, c.r.arch, c.r.ref, c.r.version), func(t *testing.T) {
@@ -334,5 +342,48 @@ func TestInstallFallsBackToBuild(t *testing.T) {
 				t.Errorf("installed %q, outputs %v", o.installed, o.outputs)
 			}
 		})
+	}
+}
+
+// TestInstallSnapshot installs from a real goreleaser snapshot (.ci/run
+// builds one and points REDELIVER_SNAPSHOT_DIST at its dist directory):
+// the archive the release really makes, its checksums.txt, and the
+// installed binary runs and names the snapshot's version.
+func TestInstallSnapshot(t *testing.T) {
+	t.Parallel()
+	dist := os.Getenv("REDELIVER_SNAPSHOT_DIST")
+	if dist == "" {
+		t.Skip("skipping: REDELIVER_SNAPSHOT_DIST is not set (.ci/run sets it after the snapshot build)")
+	}
+	var meta struct {
+		Version string `json:"version"`
+	}
+	b, err := os.ReadFile(filepath.Join(dist, "metadata.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &meta); err != nil || meta.Version == "" {
+		t.Fatalf("metadata.json: %v %q", err, b)
+	}
+	rel := release{}
+	for _, name := range []string{"checksums.txt", "redeliver_" + meta.Version + "_linux_amd64.tar.gz"} {
+		if rel[name], err = os.ReadFile(filepath.Join(dist, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := newFakeGitHub(t)
+	f.mu.Lock()
+	f.releases["v"+meta.Version] = rel
+	f.mu.Unlock()
+	o := install(t, f, runner{os: "Linux", arch: "X64", ref: "main", version: meta.Version})
+	if o.code != 0 || o.installed == "" {
+		t.Fatalf("exit %d, installed %q:\n%s", o.code, o.installed, o.stderr)
+	}
+	out, err := exec.Command(o.installed, "version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(out), "redeliver "+meta.Version+"\n") {
+		t.Errorf("the installed binary says:\n%s", out)
 	}
 }
