@@ -72,6 +72,7 @@ func execute(ctx context.Context, args []string, io *streams) int {
 	})
 	root.AddCommand(newRunCmd(io), newDeliveriesCmd(io), newStatusCmd(io), newDemoCmd(io))
 	root.AddCommand(newStateCmd(io))
+	addReleaseCommands(root, io)
 
 	err := root.ExecuteContext(ctx)
 	if err == nil {
