@@ -9,7 +9,7 @@ import (
 )
 
 // Pacer spaces mutating requests. Its default is GitHub's best practice and
-// documented limits (FACTS.md §9): one at a time, at least a second apart,
+// documented limits (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api): one at a time, at least a second apart,
 // and no more content-creating requests than GitHub allows in a minute (80)
 // and in an hour (500), counted over sliding windows as GitHub counts them,
 // so a long backlog drains at the pace GitHub allows without being told

@@ -411,7 +411,7 @@ func markdown(rep *report, chart string) string {
 			other += fmt.Sprintf(" Case `%s` is compressed %g× instead (`%s`).", cr.Name, t.Scale, t.ScaleFlag)
 		}
 	}
-	p("| envelope | github.com's documented limits (FACTS.md §9) enforced by ghfake `Budget`; for redeliver compressed **%g×** in time (Budget.Scale %g, and `%s`: its default pace, compressed alike), for the script in real time (octokit paces on the wall clock and cannot be compressed).%s |\n\n", rep.Scale, rep.Scale, rep.ScaleFlag, other)
+	p("| envelope | github.com's documented limits (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api) enforced by ghfake `Budget`; for redeliver compressed **%g×** in time (Budget.Scale %g, and `%s`: its default pace, compressed alike), for the script in real time (octokit paces on the wall clock and cannot be compressed).%s |\n\n", rep.Scale, rep.Scale, rep.ScaleFlag, other)
 
 	p("## Targets (redeliver)\n\n| target | result | figures |\n|---|---|---|\n")
 	for _, v := range rep.Targets {
