@@ -60,6 +60,17 @@ type LedgerEntry struct {
 	State    State
 	// Updated is GitHub's clock at the entry's last change.
 	Updated time.Time
+
+	// What a person asked for on the status page (see actions.go).
+	// Granted is how many redeliveries above the policy's MaxAttempts were
+	// granted by "retry exhausted"; Force skips the spacing once, until our
+	// next request is counted; Manual, ManualBy and ManualAt tell the last
+	// such action, who asked and when.
+	Granted  int
+	Force    bool
+	Manual   ManualAction
+	ManualBy string
+	ManualAt time.Time
 }
 
 // Used is the number of redeliveries the guid has had, as far as anyone can
@@ -69,4 +80,4 @@ func (e LedgerEntry) Used() int { return max(e.Requests, e.Seen) }
 // countRequest records one more redelivery of ours: on top of every
 // redelivery known so far, so that others' redeliveries listed before ours
 // are not hidden by the max in Used.
-func (e *LedgerEntry) countRequest() { e.Requests = e.Used() + 1 }
+func (e *LedgerEntry) countRequest() { e.Requests, e.Force = e.Used()+1, false }

@@ -9,7 +9,7 @@ import (
 )
 
 // Pacer spaces mutating requests. Its default is GitHub's best practice and
-// documented limits (FACTS.md §9): one at a time, at least a second apart,
+// documented limits (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api): one at a time, at least a second apart,
 // and no more content-creating requests than GitHub allows in a minute (80)
 // and in an hour (500), counted over sliding windows as GitHub counts them,
 // so a long backlog drains at the pace GitHub allows without being told
@@ -32,10 +32,12 @@ type Window struct {
 // so they are paced as if they do.
 var GitHubWindows = []Window{{Limit: 80, Length: time.Minute}, {Limit: 500, Length: time.Hour}}
 
-// window remembers when the last Limit requests went.
+// window remembers when the last Limit requests went. A dormant window
+// remembers them too but does not hold requests back until it is woken.
 type window struct {
 	Window
-	at []time.Time
+	at      []time.Time
+	dormant bool
 }
 
 // NewPacer allows perSecond requests a second (≤ 0: unlimited) and at most
@@ -84,6 +86,9 @@ func (p *Pacer) reserve(now time.Time) time.Duration {
 		for len(w.at) > 0 && !now.Before(w.at[0].Add(w.Length)) {
 			w.at = w.at[1:]
 		}
+		if w.dormant {
+			continue
+		}
 		if len(w.at) >= w.Limit {
 			// A margin of a hundredth of the window absorbs the time
 			// between our clock and GitHub's stamping of the request.
@@ -94,9 +99,77 @@ func (p *Pacer) reserve(now time.Time) time.Duration {
 		return wait
 	}
 	for _, w := range p.windows {
+		if w.dormant && len(w.at) >= w.Limit {
+			w.at = w.at[1:]
+		}
 		w.at = append(w.at, now)
 	}
 	return 0
+}
+
+// Dormant adds windows kept in reserve: requests are counted against them
+// but not held back until a secondary rate limit wakes them (Hit). A pacer
+// that learns starts at the pace of GitHub's docs script and keeps to a
+// limit only once GitHub has shown it applies.
+func (p *Pacer) Dormant(windows ...Window) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, w := range windows {
+		if w.Limit > 0 && w.Length > 0 {
+			p.windows = append(p.windows, &window{Window: w, dormant: true})
+		}
+	}
+}
+
+// Hit wakes the dormant windows a secondary-limit answer points at: the
+// shortest one at least as long as GitHub's retry-after, and every shorter
+// one (a wait of a minute or less is the minute's window, a longer one the
+// hour's). With no retry-after it wakes the shortest. It returns the
+// windows woken, so the caller can remember them for later runs.
+func (p *Pacer) Hit(retryAfter time.Duration) []Window {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var target time.Duration
+	for _, w := range p.windows {
+		if w.dormant && (target == 0 || w.Length < target) {
+			target = w.Length // the shortest, unless retry-after says more
+		}
+	}
+	if retryAfter > 0 {
+		for _, w := range p.windows {
+			if w.dormant && w.Length >= retryAfter && (target < retryAfter || w.Length < target) {
+				target = w.Length
+			}
+		}
+		if target < retryAfter { // longer than every window: the longest
+			for _, w := range p.windows {
+				if w.dormant {
+					target = max(target, w.Length)
+				}
+			}
+		}
+	}
+	var woken []Window
+	for _, w := range p.windows {
+		if w.dormant && w.Length <= target {
+			w.dormant = false
+			woken = append(woken, w.Window)
+		}
+	}
+	return woken
+}
+
+// Windows are the limits the pacer keeps to now (not the dormant ones).
+func (p *Pacer) Windows() []Window {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var ws []Window
+	for _, w := range p.windows {
+		if !w.dormant {
+			ws = append(ws, w.Window)
+		}
+	}
+	return ws
 }
 
 // Slow halves the pace; an unlimited pacer drops to 10 a second.

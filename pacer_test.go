@@ -1,6 +1,7 @@
 package redeliver
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -40,5 +41,47 @@ func TestPacerWithoutWindows(t *testing.T) {
 		if d := p.reserve(time.Unix(0, 0)); d != 0 {
 			t.Fatalf("request %d waits %s", i, d)
 		}
+	}
+}
+
+func TestPacerLearnsTheWindowThatWasHit(t *testing.T) {
+	minute := Window{Limit: 80, Length: time.Minute}
+	hour := Window{Limit: 500, Length: time.Hour}
+	for _, tc := range []struct {
+		name       string
+		retryAfter time.Duration
+		want       []Window
+	}{
+		{"no retry-after: the shortest window", 0, []Window{minute}},
+		{"a wait under a minute: the minute's window", 40 * time.Second, []Window{minute}},
+		{"a wait of half an hour: the hour's, and the minute's", 30 * time.Minute, []Window{minute, hour}},
+		{"a wait past every window: all of them", 2 * time.Hour, []Window{minute, hour}},
+	} {
+		p := NewPacer(0)
+		p.Dormant(minute, hour)
+		if len(p.Windows()) != 0 {
+			t.Fatalf("%s: dormant windows active before a hit", tc.name)
+		}
+		got := p.Hit(tc.retryAfter)
+		if !slices.Equal(got, tc.want) || !slices.Equal(p.Windows(), tc.want) {
+			t.Errorf("%s: woke %v (active %v), want %v", tc.name, got, p.Windows(), tc.want)
+		}
+	}
+}
+
+// A dormant window counts requests without holding them back, so once
+// woken it holds back at once if its limit was already used.
+func TestPacerDormantWindowCountsRequests(t *testing.T) {
+	t0 := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	p := NewPacer(0)
+	p.Dormant(Window{Limit: 3, Length: time.Hour})
+	for i := range 5 {
+		if d := p.reserve(t0.Add(time.Duration(i) * time.Second)); d != 0 {
+			t.Fatalf("request %d held back %s by a dormant window", i, d)
+		}
+	}
+	p.Hit(0)
+	if d := p.reserve(t0.Add(10 * time.Second)); d <= 0 {
+		t.Fatal("a woken window whose limit was used let a request through")
 	}
 }

@@ -1,7 +1,6 @@
 package redeliver
 
 import (
-	"cmp"
 	"slices"
 	"time"
 )
@@ -149,6 +148,7 @@ func Decide(obs *Observation, prev *LedgerEntry, p Policy, now time.Time) Decisi
 			d.Entry.Requests = max(d.Entry.Requests+1, d.Entry.Seen)
 			d.Entry.LastRequest = d.Entry.IntentAt
 			d.Entry.IntentAt = time.Time{}
+			d.Entry.Force = false
 			d.Entry.State = StatePending
 		case now.Sub(d.Entry.IntentAt) < p.PendingGrace:
 			// It may yet show up (GitHub redelivers asynchronously): asking
@@ -171,13 +171,13 @@ func Decide(obs *Observation, prev *LedgerEntry, p Policy, now time.Time) Decisi
 	}
 
 	used := d.Entry.Used()
-	if used >= p.MaxAttempts {
+	if used >= p.MaxAttempts+d.Entry.Granted {
 		return finish(VerdictExhausted, StateExhausted)
 	}
 	if now.Sub(d.Entry.AttemptAt) > p.Horizon {
 		return finish(VerdictExpired, StateExpired)
 	}
-	if used > 0 {
+	if used > 0 && !d.Entry.Force { // a person's "redeliver now" skips the spacing
 		last := d.Entry.LastRequest
 		// A redelivery GitHub listed (ours or anyone's) is the guid's newest
 		// attempt, so AttemptAt dates it even when this run did not list it.
@@ -216,7 +216,7 @@ func merge(e *LedgerEntry, o *Observation) {
 }
 
 // Order puts the guids due for redelivery in fair order and applies the
-// run's cap: never-requested first, then the least recently requested; among
+// run's cap: those a person forced first, then never-requested, then the least recently requested; among
 // equals the oldest first, as it is closest to the horizon. Decisions over
 // the cap become VerdictDeferred. It returns the redeliveries to make.
 func Order(ds []*Decision, maxRedeliveries int) []*Decision {
@@ -226,19 +226,7 @@ func Order(ds []*Decision, maxRedeliveries int) []*Decision {
 			due = append(due, d)
 		}
 	}
-	slices.SortStableFunc(due, func(a, b *Decision) int {
-		ea, eb := a.Entry, b.Entry
-		if c := cmp.Compare(min(ea.Used(), 1), min(eb.Used(), 1)); c != 0 {
-			return c
-		}
-		if c := ea.LastRequest.Compare(eb.LastRequest); c != 0 {
-			return c
-		}
-		if c := ea.FirstSeen.Compare(eb.FirstSeen); c != 0 {
-			return c
-		}
-		return cmp.Compare(ea.GUID, eb.GUID)
-	})
+	slices.SortStableFunc(due, func(a, b *Decision) int { return fairer(a.Entry, b.Entry) })
 	if maxRedeliveries > 0 && len(due) > maxRedeliveries {
 		for _, d := range due[maxRedeliveries:] {
 			d.Verdict = VerdictDeferred

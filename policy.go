@@ -7,7 +7,7 @@ import (
 )
 
 // Redelivery horizons: GitHub redelivers attempts of the last 3 days on
-// github.com and GHEC, 7 days on GHES (FACTS.md §5).
+// github.com and GHEC, 7 days on GHES (https://docs.github.com/en/webhooks/testing-and-troubleshooting-webhooks/redelivering-webhooks).
 const (
 	HorizonDotCom = 3 * 24 * time.Hour
 	HorizonGHES   = 7 * 24 * time.Hour

@@ -30,6 +30,13 @@ type Report struct {
 	Expired     int `json:"expired"`
 	Filtered    int `json:"filtered"`
 	Errors      int `json:"errors"` // redeliveries GitHub refused or that failed
+	// Foreign counts redelivery attempts GitHub listed that this state did
+	// not ask for: another redeliverer (another state, a person, a script)
+	// is working on the same hook, and events may be redelivered twice.
+	Foreign int `json:"foreign_redeliveries,omitempty"`
+	// CheckpointHeld says why the checkpoint did not move as far as the
+	// listing went (a --since after it, GitHub's clock behind it).
+	CheckpointHeld string `json:"checkpoint_held,omitempty"`
 
 	DryRun bool `json:"dry_run,omitempty"`
 	// Stopped says why the run stopped early for this target, if it did.
@@ -41,6 +48,9 @@ type Report struct {
 	// Items lists what was done or found per guid (redelivered, exhausted,
 	// expired, errors, and in a dry run what would be redelivered).
 	Items []Item `json:"items,omitempty"`
+	// ItemsOmitted counts items left out of Items to keep a large run's
+	// report bounded; Runner.OnItem hears every one of them.
+	ItemsOmitted int `json:"items_omitted,omitempty"`
 }
 
 // Span is a time range.

@@ -121,14 +121,17 @@ func TestRunnerLedgerCarriesGuidBehindCheckpoint(t *testing.T) {
 	first := f.gh.Redeliveries()[0]
 
 	f.clock.Advance(30 * time.Minute) // the redelivery failed; next one due after 1 h
+	// A newer event delivered fine moves the checkpoint past g1's attempts
+	// (the checkpoint follows the newest attempt listed, not GitHub's clock).
+	f.gh.SeedAttempts(f.hook, []ghfake.Seed{{GUID: "g2", At: t0.Add(20 * time.Minute), StatusCode: 200}})
 	if rep := f.run(t, p); rep.Redelivered != 0 || rep.Waiting != 1 {
 		t.Fatalf("run 2: redelivered %d waiting %d, want 0 and 1", rep.Redelivered, rep.Waiting)
 	}
 
 	f.clock.Advance(3 * time.Hour) // the failed attempt is now behind the checkpoint
 	rep := f.run(t, p)
-	if rep.Events != 0 {
-		t.Fatalf("run 3 listed %d events; the guid should be behind the checkpoint", rep.Events)
+	if rep.Events != 1 {
+		t.Fatalf("run 3 listed %d events; only g2 should be, g1 behind the checkpoint", rep.Events)
 	}
 	if rep.Redelivered != 1 {
 		t.Fatalf("run 3: redelivered %d, want 1 (carried by the ledger)", rep.Redelivered)

@@ -21,7 +21,7 @@ func floorCalls(attempts, failed, stateCalls int) int {
 
 func pages(attempts int) int { return (attempts + perPage - 1) / perPage }
 
-// envelope is GitHub's documented REST rate limits (FACTS.md §9), the ones
+// envelope is GitHub's documented REST rate limits (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api), the ones
 // ghfake.Budget enforces with its zero values.
 type envelope struct {
 	PrimaryPerHour   int // requests per caller per hour (fixed window from the first request)

@@ -411,7 +411,7 @@ func markdown(rep *report, chart string) string {
 			other += fmt.Sprintf(" Case `%s` is compressed %g× instead (`%s`).", cr.Name, t.Scale, t.ScaleFlag)
 		}
 	}
-	p("| envelope | github.com's documented limits (FACTS.md §9) enforced by ghfake `Budget`; for redeliver compressed **%g×** in time (Budget.Scale %g, and `%s`: its default pace, compressed alike), for the script in real time (octokit paces on the wall clock and cannot be compressed).%s |\n\n", rep.Scale, rep.Scale, rep.ScaleFlag, other)
+	p("| envelope | github.com's documented limits (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api) enforced by ghfake `Budget`; for redeliver compressed **%g×** in time (Budget.Scale %g, and `%s`: its default pace, compressed alike), for the script in real time (octokit paces on the wall clock and cannot be compressed).%s |\n\n", rep.Scale, rep.Scale, rep.ScaleFlag, other)
 
 	p("## Targets (redeliver)\n\n| target | result | figures |\n|---|---|---|\n")
 	for _, v := range rep.Targets {
@@ -516,7 +516,7 @@ func method(rep *report) []string {
 	return []string{
 		"History: `ghfake.SeedHistory` spreads the attempts evenly over [start − 23 h, start − 1 min] of the wall clock (both programs look back 24 h on a first run, the script by its own clock), " +
 			"a quarter of the failures with no HTTP response (status_code 0, which `status=failure` would miss); the same seed for both programs. The emulator's clock runs with wall time.",
-		"Redeliveries: GitHub redelivers asynchronously; the emulator queues them (`DeferRedeliveries`) and the benchmark delivers the queue every 50 ms (`ProcessRedeliveries`) to a local receiver that answers 200, " +
+		"Redeliveries: GitHub redelivers asynchronously; the emulator answers 202 and eight background workers (`RedeliveryWorkers`) deliver them to a local receiver that answers 200, " +
 			"so redeliveries succeed and show in the list shortly after they are asked for, and neither program waits for the receiver inside its request. " +
 			"`srv.Redeliveries()` is compared, per guid, with the seeded failed guids: *missed* = failed guids never redelivered, *duplicated* = guids redelivered more than once.",
 		"API calls: the emulator's request counters, every route (refused requests included). Peak RSS: `getrusage` of the program (`wait4`'s `Maxrss`), read by a small launcher " +

@@ -201,10 +201,10 @@ type emulator struct {
 func (b *bench) newEmulator(c benchCase, prog string, t0 time.Time) *emulator {
 	opts := ghfake.Options{
 		Clock: ghfake.NewRunningClock(time.Now()),
-		// GitHub redelivers asynchronously: the emulator queues the
-		// redeliveries and deliver() performs them shortly after, so no
-		// program waits for the receiver inside its request.
-		DeferRedeliveries: true,
+		// GitHub redelivers asynchronously: the emulator's workers
+		// perform each redelivery after answering 202, so no program
+		// waits for the receiver inside its request.
+		RedeliveryWorkers: 8,
 	}
 	switch c.Regime {
 	case ghes:
@@ -235,28 +235,6 @@ func (b *bench) newEmulator(c benchCase, prog string, t0 time.Time) *emulator {
 	return e
 }
 
-// deliver performs the queued redeliveries every 50 ms (to the receiver,
-// which answers 200), as GitHub does a moment after accepting them, until
-// stop is closed. A redelivery then shows in the list as a successful
-// attempt soon after its request, which is what redeliver's receiver probe
-// looks for.
-func (e *emulator) deliver(stop <-chan struct{}) (done <-chan struct{}) {
-	d := make(chan struct{})
-	go func() {
-		defer close(d)
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				e.srv.ProcessRedeliveries()
-			}
-		}
-	}()
-	return d
-}
 
 // scaleFlag is how redeliver's default pace is compressed: --pace-scale
 // where the binary has it (it compresses --rate and the per-minute and
@@ -314,12 +292,6 @@ func (b *bench) release(e *emulator) {
 func (b *bench) runProgram(ctx context.Context, c benchCase, prog string, t0 time.Time, cr *caseResult) *runResult {
 	e := b.newEmulator(c, prog, t0)
 	defer b.release(e)
-	stopDelivery := make(chan struct{})
-	delivered := e.deliver(stopDelivery)
-	defer func() {
-		close(stopDelivery)
-		<-delivered
-	}()
 	cr.Failed = len(e.failed)
 	if c.Regime == dotcom {
 		cr.EnvelopeFloorS = envelopeFloor(e.stats.Attempts, len(e.failed), stateCalls(progTool)).Seconds()

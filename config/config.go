@@ -85,10 +85,10 @@ type TargetSpec struct {
 type Getenv func(string) string
 
 // Resolve validates and combines flags, environment and config file. Files
-// are read with readFile (os.ReadFile in production).
+// are read with readFile (in production, os.ReadFile capped at MaxFileBytes).
 func Resolve(f Flags, env Getenv, readFile func(string) ([]byte, error)) (*Settings, error) {
 	if readFile == nil {
-		readFile = os.ReadFile
+		readFile = readFileCapped
 	}
 	s := &Settings{Policy: redeliver.DefaultPolicy()}
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/url"
 	"regexp"
 	"strings"
 )
@@ -33,7 +34,28 @@ func (l StateLocation) String() string {
 	if l.Path == "" {
 		return "the default state file"
 	}
-	return l.Path
+	return redactURL(l.Path)
+}
+
+// redactURL hides the password of a state URL (postgres://user:pw@host/db,
+// or ?password=pw); a path is returned as it is.
+func redactURL(p string) string {
+	scheme, _, isURL := strings.Cut(p, "://")
+	if !isURL {
+		return p
+	}
+	u, err := url.Parse(p)
+	if err != nil {
+		return scheme + "://(unparsable URL)"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }
 
 var variableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)

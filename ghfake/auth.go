@@ -215,7 +215,7 @@ const (
 	msgJWTNoApp       = "Integration not found"
 )
 
-// JWT limits (FACTS.md §7), checked on the emulator clock.
+// JWT limits (https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-json-web-token-jwt-for-a-github-app), checked on the emulator clock.
 const (
 	jwtMaxLifetime = 10 * time.Minute
 	jwtSkew        = 60 * time.Second // tolerance for clocks; also lets the docs' iat=now-60, exp=now+600 pass

@@ -7,7 +7,7 @@ import (
 )
 
 // Budget turns on enforced secondary rate limits modelled on GitHub's
-// documented ones (FACTS.md §9). Zero fields take GitHub's values. Windows run
+// documented ones (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api). Zero fields take GitHub's values. Windows run
 // on wall time (Now) divided by Scale, so Budget{Scale: 60} makes a
 // per-minute limit behave as per-second and an hourly one as per-minute: a
 // benchmark can meet the limits sixty times sooner. Limits are per caller
@@ -23,8 +23,8 @@ type Budget struct {
 	Now              func() time.Time // the budget's clock; nil: time.Now
 	// RedeliveriesNotContent exempts redeliveries (POST …/attempts) from the
 	// content-creating limits (ContentPerMinute, ContentPerHour); they still
-	// cost 5 points. Whether GitHub counts them is unverified (FACTS.md
-	// §11.4), so the default counts them; this models the other world.
+	// cost 5 points. GitHub does not document whether it counts them,
+	// so the default counts them; this models the other world.
 	RedeliveriesNotContent bool
 }
 
@@ -101,7 +101,7 @@ func (s *Server) spend(c *reqCtx) (release func(), ok bool) {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 	default:
 		points = 5
-		// FACTS.md §9/§11.4: whether redeliveries count as content-creating is
+		// whether redeliveries count as content-creating is
 		// unverified; POST and PATCH count, so clients pace them as if they do.
 		content = c.r.Method == http.MethodPost || c.r.Method == http.MethodPatch
 		if b.RedeliveriesNotContent && isRedelivery(c.rt) {

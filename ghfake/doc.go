@@ -41,8 +41,8 @@
 // primary reset) end when either the wall clock (or Budget.Now) or the
 // emulator clock passes them, so a client may sleep or a test may Advance.
 //
-// Facts about GitHub's behaviour come from ../shared/github-api/FACTS.md;
-// where GitHub's behaviour is unverified the choice made here is named in a
+// Facts about GitHub's behaviour come from GitHub's REST and webhook
+// documentation (docs.github.com) and its OpenAPI description; where GitHub's behaviour is unverified the choice made here is named in a
 // comment (HorizonRejectStatus, status_code 0 for no response, per_page above
 // 100 clamped, POST/PATCH counted as content-creating unless
 // Budget.RedeliveriesNotContent, 304s still charged to secondary limits).

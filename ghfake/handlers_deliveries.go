@@ -13,12 +13,12 @@ import (
 
 // HorizonRejectStatus is the status a redelivery of an attempt older than the
 // redelivery horizon (3 days github.com, 7 days GHES) is refused with.
-// FACTS.md §5 and §11.3: GitHub documents both 400 and 422 for this operation
+// GitHub documents both 400 and 422 for this operation
 // without saying which one an old delivery gets; 422 "Validation failed" is
 // the closer fit. Change it here, and only here, once verified.
 const HorizonRejectStatus = http.StatusUnprocessableEntity
 
-// Delivery list paging (FACTS.md §3).
+// Delivery list paging (https://docs.github.com/en/rest/webhooks/repo-deliveries).
 const (
 	deliveriesPerPage    = 30
 	deliveriesMaxPerPage = 100 // above: clamped (GitHub's behaviour is unverified)
@@ -39,7 +39,7 @@ type deliveryItem struct {
 	InstallationID *int64  `json:"installation_id"`
 	RepositoryID   *int64  `json:"repository_id"`
 	ThrottledAt    *string `json:"throttled_at"`
-	URL            string  `json:"url"` // real list items carry "url": "" (FACTS.md §3)
+	URL            string  `json:"url"` // real list items carry "url": "" (https://docs.github.com/en/rest/webhooks/repo-deliveries)
 }
 
 // deliveryDetail is GitHub's hook-delivery.
@@ -205,7 +205,7 @@ func (s *Server) listDeliveries(c *reqCtx) {
 		if a.at < cutoff {
 			break
 		}
-		// FACTS.md §3: success is status_code 200–399, failure 400–599, so a
+		// https://docs.github.com/en/rest/webhooks/repo-deliveries: success is status_code 200–399, failure 400–599, so a
 		// delivery that got no response (status_code 0) is in neither.
 		if status == "success" && (a.code < 200 || a.code > 399) ||
 			status == "failure" && (a.code < 400 || a.code > 599) {

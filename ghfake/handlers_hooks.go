@@ -62,7 +62,7 @@ func (s *Server) hookJSON(base string, h *hook) hookJSON {
 	return j
 }
 
-// lastResponse summarizes a repository hook's newest attempt (FACTS.md §10).
+// lastResponse summarizes a repository hook's newest attempt (https://docs.github.com/en/rest/webhooks/repos).
 func (s *Server) lastResponse(h *hook) *lastResponse {
 	if len(h.attempts) == 0 {
 		st := "unused"

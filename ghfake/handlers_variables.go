@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Limits on repository variables (FACTS.md §8).
+// Limits on repository variables (https://docs.github.com/en/actions/learn-github-actions/variables).
 const (
 	MaxVariableValue = 48 * 1024 // bytes
 	maxRepoVariables = 500
@@ -110,7 +110,7 @@ func (s *Server) listVariables(c *reqCtx) {
 		vars = append(vars, v)
 	}
 	slices.SortFunc(vars, func(a, b *variable) int { return strings.Compare(a.name, b.name) })
-	page, perPage := c.pageParams(10, 30) // FACTS.md §8: default 10, max 30
+	page, perPage := c.pageParams(10, 30) // https://docs.github.com/en/actions/learn-github-actions/variables: default 10, max 30
 	out := []variableJSON{}
 	for i := (page - 1) * perPage; i < len(vars) && i < page*perPage; i++ {
 		out = append(out, vars[i].json())

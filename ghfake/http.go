@@ -185,7 +185,7 @@ func (s *Server) serve(rt *route, w http.ResponseWriter, r *http.Request) {
 }
 
 // supportsVersion reports whether the platform serves an API version
-// (FACTS.md §1: github.com also has 2026-03-10; GHES 3.19 only 2022-11-28).
+// (https://docs.github.com/en/rest/about-the-rest-api/api-versions: github.com also has 2026-03-10; GHES 3.19 only 2022-11-28).
 func (s *Server) supportsVersion(v string) bool {
 	return v == APIVersion || (v == "2026-03-10" && s.opts.Platform == DotCom)
 }

@@ -336,7 +336,7 @@ func (s *Server) RateLimit(token string) (limit, remaining int, reset time.Time)
 // getRateLimit serves GET /rate_limit.
 func (s *Server) getRateLimit(c *reqCtx) {
 	if !s.rateOn {
-		// FACTS.md §9: GHES with rate limiting off answers 404.
+		// https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api: GHES with rate limiting off answers 404.
 		c.fail(http.StatusNotFound, "Rate limiting is not enabled.")
 		return
 	}
@@ -360,7 +360,7 @@ func (s *Server) getRateLimit(c *reqCtx) {
 		"rate": core,
 	}
 	if c.r.Header.Get("X-GitHub-Api-Version") == "2026-03-10" {
-		delete(body, "rate") // FACTS.md §1: removed in 2026-03-10
+		delete(body, "rate") // https://docs.github.com/en/rest/about-the-rest-api/api-versions: removed in 2026-03-10
 	}
 	c.json(http.StatusOK, body)
 }

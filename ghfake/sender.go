@@ -148,7 +148,7 @@ func (s *Server) target(h *hook) (int64, string) {
 	return 0, ""
 }
 
-// deliveryHeaders are the headers GitHub sends with a delivery (FACTS.md §4).
+// deliveryHeaders are the headers GitHub sends with a delivery (https://docs.github.com/en/webhooks/webhook-events-and-payloads#delivery-headers).
 func deliveryHeaders(hookID int64, out *outgoing, body []byte) map[string]string {
 	hd := map[string]string{
 		"Accept":                                 "*/*",
@@ -231,7 +231,7 @@ func (s *Server) post(out outgoing) result {
 	return res
 }
 
-// classify names a transport error as GitHub's status strings do (FACTS.md §6).
+// classify names a transport error as GitHub's status strings do (https://docs.github.com/en/webhooks/testing-and-troubleshooting-webhooks/troubleshooting-webhooks).
 func classify(err error) string {
 	var ne net.Error
 	var dns *net.DNSError

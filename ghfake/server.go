@@ -34,7 +34,7 @@ func (p Platform) String() string {
 }
 
 // Horizon returns how old a delivery may be and still be redelivered
-// (FACTS.md §5: 3 days on github.com/GHEC, 7 days on GHES).
+// (https://docs.github.com/en/webhooks/testing-and-troubleshooting-webhooks/redelivering-webhooks: 3 days on github.com/GHEC, 7 days on GHES).
 func (p Platform) Horizon() time.Duration {
 	if p == GHES {
 		return 7 * 24 * time.Hour
@@ -42,7 +42,7 @@ func (p Platform) Horizon() time.Duration {
 	return 3 * 24 * time.Hour
 }
 
-// ReceiverTimeout returns how long GitHub waits for a receiver (FACTS.md §6).
+// ReceiverTimeout returns how long GitHub waits for a receiver (https://docs.github.com/en/webhooks/testing-and-troubleshooting-webhooks/troubleshooting-webhooks).
 func (p Platform) ReceiverTimeout() time.Duration {
 	if p == GHES {
 		return 30 * time.Second
@@ -76,7 +76,7 @@ type Options struct {
 	TLS               bool    // serve HTTPS with a self-signed cert (see CertPEM())
 	Addr              string  // listen address; "" = 127.0.0.1:0
 	// Retention hides attempts older than this from the delivery lists (GitHub
-	// is assumed to list about as far back as it redelivers, FACTS.md §5, but
+	// is assumed to list about as far back as it redelivers (https://docs.github.com/en/webhooks/testing-and-troubleshooting-webhooks/redelivering-webhooks), but
 	// that is unverified). 0 lists everything stored.
 	Retention time.Duration
 	// RequestLogSize is how many requests RequestLog keeps (the newest);
@@ -154,7 +154,7 @@ func New(opts Options) *Server {
 	if opts.Budget != nil && opts.Budget.PrimaryPerHour > 0 {
 		s.limit = opts.Budget.PrimaryPerHour
 	}
-	// FACTS.md §9: GHES ships with rate limiting off.
+	// https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api: GHES ships with rate limiting off.
 	s.rateOn = opts.Platform == DotCom || opts.RateLimiting
 	s.st.init()
 	s.names.init()

@@ -114,7 +114,7 @@ type Attempt struct {
 	Payload json.RawMessage
 }
 
-// Failed reports whether the attempt counts as failed (status not "OK", FACTS.md §6).
+// Failed reports whether the attempt counts as failed (status not "OK", https://docs.github.com/en/webhooks/testing-and-troubleshooting-webhooks/troubleshooting-webhooks).
 func (a Attempt) Failed() bool { return a.Status != "OK" }
 
 type app struct {
@@ -290,7 +290,7 @@ func (s *Server) export(h *hook, a *attempt) Attempt {
 	return out
 }
 
-// statusFor derives GitHub's status string from a status code (FACTS.md §6).
+// statusFor derives GitHub's status string from a status code (https://docs.github.com/en/webhooks/testing-and-troubleshooting-webhooks/troubleshooting-webhooks).
 func statusFor(code int) string {
 	switch {
 	case code == 0:
@@ -302,7 +302,7 @@ func statusFor(code int) string {
 	}
 }
 
-// Status strings GitHub records for attempts that got no HTTP response (FACTS.md §6).
+// Status strings GitHub records for attempts that got no HTTP response (https://docs.github.com/en/webhooks/testing-and-troubleshooting-webhooks/troubleshooting-webhooks).
 const (
 	StatusConnectHost    = "failed to connect to host"
 	StatusConnectNetwork = "failed to connect to network"

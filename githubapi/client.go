@@ -90,6 +90,10 @@ type Config struct {
 	// rate limit, so the caller's Pacer can slow down: once per limit, not
 	// for each request that then waits it out.
 	OnSecondaryLimit func()
+	// OnSecondaryWait, when set, is called instead of OnSecondaryLimit with
+	// how long GitHub asked to wait (0 when it did not say), so a learning
+	// Pacer can tell which of GitHub's windows was hit (Pacer.Hit).
+	OnSecondaryWait func(wait time.Duration)
 	// MaxRetries bounds the retries of one request after 5xx answers,
 	// network errors and rate limits: 0 means DefaultMaxRetries, a negative
 	// value means no retries.
@@ -115,6 +119,7 @@ type Client struct {
 	key       *rsa.PrivateKey
 	retries   int
 	onLimit   func()
+	onWait    func(time.Duration)
 	cond      bool
 	onAnswer  func(context.Context, Answer)
 	minWait   time.Duration // first backoff interval; tests shorten it
@@ -181,6 +186,7 @@ func newClient(cfg Config, minWait time.Duration) (*Client, error) {
 		key:       key,
 		retries:   cfg.MaxRetries,
 		onLimit:   cfg.OnSecondaryLimit,
+		onWait:    cfg.OnSecondaryWait,
 		cond:      cfg.Conditional,
 		onAnswer:  cfg.OnAnswer,
 		minWait:   minWait,

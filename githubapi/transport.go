@@ -60,7 +60,14 @@ func (c *Client) newAPI(who string, auth http.RoundTripper) *api {
 			st.markLimited(*cb.ResetTime)
 			c.log.Warn("GitHub secondary rate limit", "credential", who, "route", route(cb.Request), "until", cb.ResetTime.Format(time.RFC3339))
 		}
-		if c.onLimit != nil {
+		switch {
+		case c.onWait != nil:
+			var wait time.Duration
+			if cb != nil && cb.ResetTime != nil {
+				wait = time.Until(*cb.ResetTime)
+			}
+			c.onWait(wait)
+		case c.onLimit != nil:
 			c.onLimit()
 		}
 	}
@@ -165,7 +172,7 @@ func (t *wireRT) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.skew.observe(resp.Header)
 	// The attempt's deadline also bounds reading the body; closing the
 	// body releases the timer.
-	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	resp.Body = &cancelBody{ReadCloser: limitBody(resp, maxResponseBody), cancel: cancel}
 	return resp, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -38,9 +39,10 @@ func schemaVersion() int { return len(migrations) }
 // another program's database is refused instead of being migrated.
 const applicationID = 0x72646c76
 
-// ourTables are the tables the migrations create. Any other table in a file
-// means it is not ours (or not only ours), and we leave it alone.
-var ourTables = []string{"checkpoints", "ledger"}
+// ourTables are the tables the migrations create, with the schema version
+// that made each. Any other table in a file means it is not ours (or not only
+// ours), and we leave it alone.
+var ourTables = map[string]int{"checkpoints": 1, "ledger": 1, "alert_marks": 2}
 
 // mustLoadMigrations reads migrations/NNNN_name.sql. Numbers must run 1, 2,
 // 3 … without gaps: a mistake there is a build mistake, caught by any test.
@@ -73,7 +75,7 @@ var sqliteMagic = []byte("SQLite format 3\x00")
 // for an empty database that can be initialized). It reads the header
 // itself and then uses a read-only connection: a file that fails any check
 // is left byte for byte as it was found.
-func check(ctx context.Context, file string) (int, error) {
+func check(ctx context.Context, file string) (_ int, err error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return 0, redeliver.Wrap(redeliver.EInvalid, err, "cannot read state %s", file)
@@ -103,6 +105,17 @@ func check(ctx context.Context, file string) (int, error) {
 		return 0, redeliver.Errorf(redeliver.EInvalid, "%s is corrupted: truncated header (%d bytes)", file, n)
 	}
 
+	// SQLite's read-only connection to a WAL database makes an empty -wal
+	// and a 32 KB -shm beside it. Beside a file refused as corrupted,
+	// nothing will ever use them: remove those this check made. (Beside
+	// a file refused for other reasons, another program, or a newer
+	// redeliver, may be using them.)
+	made := absentSidecars(file)
+	defer func() {
+		if err != nil && strings.Contains(err.Error(), file+" is corrupted") {
+			removeSidecars(file, made)
+		}
+	}()
 	dsn, err := dataSource(file, true)
 	if err != nil {
 		return 0, err
@@ -150,15 +163,16 @@ func check(ctx context.Context, file string) (int, error) {
 	}
 	var foreign, missing []string
 	for _, t := range tables {
-		if !slices.Contains(ourTables, t) {
+		if _, ok := ourTables[t]; !ok {
 			foreign = append(foreign, t)
 		}
 	}
-	for _, t := range ourTables {
-		if version > 0 && !slices.Contains(tables, t) {
+	for t, v := range ourTables {
+		if version >= v && !slices.Contains(tables, t) {
 			missing = append(missing, t)
 		}
 	}
+	slices.Sort(missing)
 	if len(foreign) > 0 {
 		return 0, redeliver.Errorf(redeliver.EInvalid,
 			"%s is not a redeliver state database: it has tables redeliver did not make (%s)", file, strings.Join(foreign, ", "))
@@ -167,6 +181,28 @@ func check(ctx context.Context, file string) (int, error) {
 		return 0, redeliver.Errorf(redeliver.EInvalid, "%s is corrupted: missing tables %s", file, strings.Join(missing, ", "))
 	}
 	return version, nil
+}
+
+// absentSidecars lists which of file's -wal and -shm do not exist.
+func absentSidecars(file string) []string {
+	var out []string
+	for _, p := range []string{file + "-wal", file + "-shm"} {
+		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// removeSidecars removes the sidecars in made, as long as the -wal holds
+// nothing: a journal with content is never thrown away.
+func removeSidecars(file string, made []string) {
+	if fi, err := os.Lstat(file + "-wal"); err == nil && fi.Size() > 0 {
+		return
+	}
+	for _, p := range made {
+		_ = os.Remove(p)
+	}
 }
 
 // quickCheck runs PRAGMA quick_check: a truncated or damaged file is

@@ -4,7 +4,8 @@
 // The file lives by default in the XDG state directory:
 // $XDG_STATE_HOME/redeliver/state.db, or ~/.local/state/redeliver/state.db
 // when XDG_STATE_HOME is unset (see DefaultPath). A run holds an flock on the
-// sidecar <file>.lock (see Store.Lock).
+// sidecar <file>.lock beside the real file, symbolic links resolved (see
+// Store.Lock); a state file with a second hard link is refused.
 //
 // Crash safety is the point of the file: it runs in WAL mode with
 // synchronous=FULL, so an entry is on disk when Put returns. Opening never
@@ -19,6 +20,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math"
 	"net/url"
@@ -86,6 +88,9 @@ func Open(path string) (*Store, error) {
 			return nil, err
 		}
 	}
+	if err := checkLinks(path); err != nil {
+		return nil, err
+	}
 	if _, err := check(ctx, path); err != nil {
 		return nil, err
 	}
@@ -123,6 +128,9 @@ func OpenReadOnly(path string) (*Store, error) {
 	}
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, redeliver.Errorf(redeliver.ENotFound, "no redeliver state at %s: nothing has run with it yet", path)
+	}
+	if err := checkLinks(path); err != nil {
+		return nil, err
 	}
 	version, err := check(ctx, path)
 	if err != nil {
@@ -179,11 +187,15 @@ func dataSource(path string, readOnly bool) (string, error) {
 }
 
 // create builds a new state file at path: it migrates a fresh database
-// under a temporary name, closes it (which folds the WAL into the file) and
-// hard-links it into place. If another process linked its own first, that
-// one is kept: both are complete.
+// under a temporary name in the same directory, folds the WAL into the file
+// (checking that this worked), closes it, checks the result as Open checks
+// any state, and only then hard-links it into place. A failure on the way
+// (a full disk, say) leaves nothing behind: before this order, a full disk
+// during the close left a 12 KB file missing its tables at path, which
+// every later run refused as corrupted. If another process linked its own
+// first, that one is kept: both are complete.
 func create(ctx context.Context, path string) error {
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".new-*")
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+newSuffix+"*")
 	if err != nil {
 		return writeError(path, err)
 	}
@@ -205,15 +217,84 @@ func create(ctx context.Context, path string) error {
 	db.SetMaxOpenConns(1)
 	if err := migrate(ctx, db, path); err != nil {
 		db.Close()
-		return err
+		return newStateError(path, err)
+	}
+	// Closing folds the WAL into the file too, but a failure there is not
+	// reported: SQLite keeps the WAL for the next open, which here would
+	// be removed with the temporary name. Fold it now, and look.
+	var busy, logFrames, done int
+	if err := db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &done); err != nil {
+		db.Close()
+		return newStateError(path, err)
+	}
+	if busy != 0 || logFrames > 0 {
+		db.Close()
+		return redeliver.Errorf(redeliver.EInternal, "state %s: the new database could not be completed (checkpoint: busy %d, %d of %d pages)", path, busy, done, logFrames)
 	}
 	if err := db.Close(); err != nil {
-		return fileError(path, err)
+		return newStateError(path, err)
+	}
+	if fi, err := os.Stat(tmp + "-wal"); err == nil && fi.Size() > 0 {
+		return redeliver.Errorf(redeliver.EInternal, "state %s: the new database could not be completed (%d bytes left in its journal)", path, fi.Size())
+	}
+	if v, err := check(ctx, tmp); err != nil || v != schemaVersion() {
+		if err == nil {
+			err = fmt.Errorf("schema version %d", v)
+		}
+		return redeliver.Wrap(redeliver.EInternal, err, "state %s: the new database did not pass its own check", path)
 	}
 	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
 		return writeError(path, err)
 	}
 	return nil
+}
+
+// newStateError names the state in an error met while building it aside,
+// and says so plainly when the disk is full (SQLite says "disk I/O error"
+// when it cannot grow the -shm file).
+func newStateError(path string, err error) error {
+	if code := sqliteCode(err); code&0xff == sqlite3.SQLITE_FULL || code == sqlite3.SQLITE_IOERR_SHMSIZE || errors.Is(err, syscall.ENOSPC) {
+		return redeliver.Wrap(redeliver.EInvalid, err, "cannot create state %s: the disk is full (nothing was left there)", path)
+	}
+	return fileError(path, err)
+}
+
+// newSuffix marks the temporary name create builds a new state under.
+const newSuffix = ".new-"
+
+// checkLinks refuses a state file with more than one name (hard link).
+// SQLite keeps a database's -wal and -shm beside the name it was opened
+// by: a run killed through one name leaves its last writes in a journal
+// that a run through another name never reads (so it would redeliver what
+// the first had asked for), and a later checkpoint of that journal would
+// overwrite newer pages. A temporary name of create's that a killed run
+// left behind (<file>.new-…, the same file) is removed first.
+func checkLinks(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil || links(fi) <= 1 {
+		return nil // check reports a file it cannot read
+	}
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	if entries, err := os.ReadDir(dir); err == nil {
+		for _, e := range entries {
+			if !strings.HasPrefix(e.Name(), base+newSuffix) {
+				continue
+			}
+			other := filepath.Join(dir, e.Name())
+			if ofi, err := os.Lstat(other); err == nil && os.SameFile(fi, ofi) {
+				_ = os.Remove(other)
+			}
+		}
+	}
+	if fi, err = os.Stat(path); err != nil || links(fi) <= 1 {
+		return nil
+	}
+	return redeliver.Errorf(redeliver.EInvalid,
+		"state %s has %d hard links: SQLite keeps a database's journal (-wal) beside the name it is opened by, so runs through different names would not see each other's last writes, and could redeliver events twice; keep one name (remove the other links; a symbolic link is fine)",
+		path, links(fi))
 }
 
 // checkWritable tells a read-only file apart before SQLite, which would
@@ -297,7 +378,8 @@ func (s *Store) SetCheckpoint(ctx context.Context, key string, cp redeliver.Chec
 }
 
 const ledgerColumns = `guid, event, action, first_seen, attempt_id, attempt_at, requests,
-	last_request, intent_at, seen, seen_mark, state, updated`
+	last_request, intent_at, seen, seen_mark, state, updated,
+	granted, forced, manual, manual_by, manual_at`
 
 // Entries returns the target's ledger entries, ordered by guid. A row with
 // an unknown state is an EInvalid error naming the target and the guid.
@@ -312,9 +394,11 @@ func (s *Store) Entries(ctx context.Context, key string) ([]redeliver.LedgerEntr
 		var (
 			e                                                   redeliver.LedgerEntry
 			firstSeen, attemptAt, lastRequest, intentAt, update sql.NullInt64
+			manualAt                                            sql.NullInt64
 		)
 		if err := rows.Scan(&e.GUID, &e.Event, &e.Action, &firstSeen, &e.AttemptID, &attemptAt, &e.Requests,
-			&lastRequest, &intentAt, &e.Seen, &e.SeenMark, &e.State, &update); err != nil {
+			&lastRequest, &intentAt, &e.Seen, &e.SeenMark, &e.State, &update,
+			&e.Granted, &e.Force, &e.Manual, &e.ManualBy, &manualAt); err != nil {
 			return nil, fileError(s.path, err)
 		}
 		if !e.State.Valid() {
@@ -322,7 +406,7 @@ func (s *Store) Entries(ctx context.Context, key string) ([]redeliver.LedgerEntr
 				s.path, key, e.GUID, e.State)
 		}
 		e.FirstSeen, e.AttemptAt, e.LastRequest = fromNanos(firstSeen), fromNanos(attemptAt), fromNanos(lastRequest)
-		e.IntentAt, e.Updated = fromNanos(intentAt), fromNanos(update)
+		e.IntentAt, e.Updated, e.ManualAt = fromNanos(intentAt), fromNanos(update), fromNanos(manualAt)
 		entries = append(entries, e)
 	}
 	if err := rows.Err(); err != nil {
@@ -353,7 +437,7 @@ func (s *Store) Put(ctx context.Context, key string, entries ...redeliver.Ledger
 	}
 	defer tx.Rollback()
 	stmt, err := tx.PrepareContext(ctx, `REPLACE INTO ledger (target_key, `+ledgerColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return s.writeErr(err)
 	}
@@ -361,7 +445,7 @@ func (s *Store) Put(ctx context.Context, key string, entries ...redeliver.Ledger
 	for _, e := range entries {
 		if _, err := stmt.ExecContext(ctx, key, e.GUID, e.Event, e.Action, nanos(e.FirstSeen), e.AttemptID,
 			nanos(e.AttemptAt), e.Requests, nanos(e.LastRequest), nanos(e.IntentAt), e.Seen, e.SeenMark,
-			string(e.State), nanos(e.Updated)); err != nil {
+			string(e.State), nanos(e.Updated), e.Granted, e.Force, string(e.Manual), e.ManualBy, nanos(e.ManualAt)); err != nil {
 			return s.writeErr(err)
 		}
 	}
@@ -376,7 +460,7 @@ func validEntry(e redeliver.LedgerEntry) error {
 	case !e.State.Valid():
 		return redeliver.Errorf(redeliver.EInvalid, "guid %s: unknown state %q", e.GUID, e.State)
 	}
-	for _, t := range []time.Time{e.FirstSeen, e.AttemptAt, e.LastRequest, e.IntentAt, e.Updated} {
+	for _, t := range []time.Time{e.FirstSeen, e.AttemptAt, e.LastRequest, e.IntentAt, e.Updated, e.ManualAt} {
 		if !storable(t) {
 			return redeliver.Errorf(redeliver.EInvalid, "guid %s: time %s out of range", e.GUID, t)
 		}
@@ -413,6 +497,11 @@ func (s *Store) Prune(ctx context.Context, key string, before time.Time) (int, e
 	n, err := res.RowsAffected()
 	if err != nil {
 		return 0, s.writeErr(err)
+	}
+	if n > 0 {
+		if err := s.pruneAlertMarks(ctx, key); err != nil {
+			return 0, err
+		}
 	}
 	return int(n), nil
 }

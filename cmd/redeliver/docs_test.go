@@ -132,8 +132,11 @@ func TestDocsCheckpointHonoured(t *testing.T) {
 	if got := w.redeliveries(); got["after-0000"] != 2 || len(got) != 1 {
 		t.Errorf("redeliveries %v, want after-0000 twice (the receiver is down; due again after 1h)", got)
 	}
-	if cp, _ := w.srv.Variable("acme", "ops", "LAST_REDELIVERY"); cp != strconv.FormatInt(w.now().UnixMilli(), 10) {
-		t.Errorf("LAST_REDELIVERY = %s, want %d", cp, w.now().UnixMilli())
+	// A quiet hook: the newest attempt listed is run 1's redelivery, six
+	// hours behind GitHub's clock, and the checkpoint stays with it rather
+	// than follow a clock that far ahead of anything listed.
+	if cp, _ := w.srv.Variable("acme", "ops", "LAST_REDELIVERY"); cp != strconv.FormatInt(w.now().Add(-6*time.Hour).UnixMilli(), 10) {
+		t.Errorf("LAST_REDELIVERY = %s, want %d", cp, w.now().Add(-6*time.Hour).UnixMilli())
 	}
 }
 

@@ -71,6 +71,8 @@ func execute(ctx context.Context, args []string, io *streams) int {
 		return &exitError{code: exitInvalid, err: err}
 	})
 	root.AddCommand(newRunCmd(io), newDeliveriesCmd(io), newStatusCmd(io), newDemoCmd(io), newServeCmd(io))
+	root.AddCommand(newStateCmd(io))
+	addReleaseCommands(root, io)
 
 	err := root.ExecuteContext(ctx)
 	if err == nil {

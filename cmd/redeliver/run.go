@@ -186,7 +186,7 @@ func runRun(ctx context.Context, io *streams, o *runOptions) error {
 		r := &redeliver.Runner{
 			Source: gh, Redeliverer: gh, Store: store, Policy: t.Policy, Pacer: pacer,
 			Concurrency: o.concurrency, DryRun: o.dryRun, Probe: !o.noProbe, Logger: log,
-			OnProgress: bar.update,
+			OnProgress: bar.update, Spill: spillQueue,
 		}
 		rep, _ := r.Run(runCtx, t.Target)
 		bar.done()

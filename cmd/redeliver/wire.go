@@ -45,6 +45,9 @@ func openStore(ctx context.Context, s *config.Settings, gh *githubapi.Client, re
 		}
 		return st, flush, nil
 	default:
+		if st, ok, err := openStateStore(ctx, s.State.Path, readOnly); ok {
+			return st, noFlush, err
+		}
 		path := s.State.Path
 		if path == "" {
 			p, err := sqlite.DefaultPath()

@@ -1,0 +1,150 @@
+package redeliver
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// crawlResult is what the listing gave.
+type crawlResult struct {
+	cutoff     time.Time // the oldest delivered_at examined
+	newest     time.Time // the newest delivered_at listed
+	firstTime  time.Time // GitHub's clock at the first page
+	serverTime time.Time // GitHub's clock at the last page
+	complete   bool
+	// foreignOK counts redelivered events, delivered fine in the end, that
+	// this state never asked for.
+	foreignOK int
+}
+
+// crawl lists newest first until the page that reaches the cutoff, and
+// hands each guid that failed or that the ledger knows to decide as soon as
+// its observation is complete. Newest first, a guid's redeliveries come
+// before its original delivery, so the original completes it; a guid whose
+// original is older than the cutoff is complete when the listing ends. Only
+// guids with redeliveries are held meanwhile, so memory does not grow with
+// the number of failed events (decide passes them on to the store).
+func (r *Runner) crawl(ctx context.Context, t Target, cp Checkpoint, hasCP bool, known func(guid string) bool,
+	decide func(o *Observation, now time.Time) error, rep *Report) (*crawlResult, error) {
+	p := r.Policy
+	res := &crawlResult{}
+	// The run's start: the first page, or earlier when the caller knows
+	// GitHub's clock when the whole run began (several targets in turn).
+	var start, first, cut time.Time
+	cutoff := func(pg Page) time.Time {
+		first, start = pg.ServerTime, pg.ServerTime
+		if !r.Start.IsZero() && r.Start.Before(start) {
+			start = r.Start
+		}
+		cut = Cutoff(p, cp, hasCP, start)
+		return cut
+	}
+	// open holds the guids whose redeliveries were listed and whose
+	// original was not yet; fine, as 16-byte keys, those a redelivery
+	// delivered fine, so their older attempts are recognised and skipped.
+	open := make(map[string]*Observation)
+	fine := make(map[guidKey]struct{})
+	names := make(map[string]string) // event and action names, interned
+	intern := func(s string) string {
+		if v, ok := names[s]; ok {
+			return v
+		}
+		names[s] = s
+		return s
+	}
+	var failed error // the first error decide returned
+	finish := func(o *Observation) {
+		if failed == nil {
+			failed = decide(o, first)
+		}
+	}
+	l, err := List(ctx, r.Source, t, cutoff, func(a Attempt) {
+		rep.Attempts++
+		if o := open[a.GUID]; o != nil {
+			o.Add(a)
+			if !a.Redelivery {
+				delete(open, a.GUID)
+				finish(o)
+			}
+			return
+		}
+		if len(fine) > 0 {
+			if _, ok := fine[keyOf(a.GUID)]; ok {
+				return // an older attempt of an event a redelivery delivered
+			}
+		}
+		if a.Succeeded() && !known(a.GUID) {
+			rep.Events++
+			if a.Redelivery {
+				fine[keyOf(a.GUID)] = struct{}{}
+				res.foreignOK++
+			}
+			return // delivered fine: nothing to remember
+		}
+		rep.Events++
+		a.Event, a.Action = intern(a.Event), intern(a.Action)
+		o := &Observation{}
+		o.Add(a)
+		if a.Redelivery {
+			open[a.GUID] = o
+			return
+		}
+		finish(o)
+	}, func(pages int) error {
+		r.progress(Progress{Target: rep.Target, Pages: pages, Attempts: rep.Attempts})
+		if failed != nil {
+			return failed
+		}
+		if pages == 1 && cut.After(first) {
+			return Errorf(EInvalid, "--since %s is after GitHub's clock (%s): there is nothing to examine, and a checkpoint there would skip what comes before it",
+				cut.UTC().Format(time.RFC3339), first.UTC().Format(time.RFC3339))
+		}
+		if pages == 1 && !hasCP && !r.DryRun {
+			// A first run marks where its window starts before going on: if
+			// it dies, the next run looks back as far, not 24 h from its own
+			// later start, which would skip the oldest part unseen.
+			return AnchorFirstRun(ctx, r.Store, t.Key(), p, start)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Guids whose original is older than the cutoff are complete now, in
+	// a stable order so reports are reproducible.
+	rest := make([]*Observation, 0, len(open))
+	for _, o := range open {
+		rest = append(rest, o)
+	}
+	slices.SortFunc(rest, func(a, b *Observation) int { return strings.Compare(a.GUID, b.GUID) })
+	for _, o := range rest {
+		if err := decide(o, l.LastTime); err != nil {
+			return nil, err
+		}
+	}
+	res.cutoff, res.newest = l.Cutoff, l.Newest
+	res.firstTime, res.serverTime, res.complete = l.FirstTime, l.LastTime, l.Complete
+	rep.From, rep.To, rep.Pages, rep.Complete, rep.Stopped = l.Cutoff, l.FirstTime, l.Pages, l.Complete, l.Stopped
+	if !l.Complete {
+		rep.Uncovered = append(rep.Uncovered, Span{From: l.Cutoff, To: l.Oldest, Reason: "listing stopped before reaching the checkpoint"})
+	}
+	if hasCP && (p.SinceAgo > 0 || !p.Since.IsZero()) && l.Cutoff.After(cp.Time.Add(-p.Overlap)) {
+		rep.Uncovered = append(rep.Uncovered, Span{From: cp.Time.Add(-p.Overlap), To: l.Cutoff,
+			Reason: "--since starts after the checkpoint: not examined by this run; the checkpoint stays so the next run without --since covers it"})
+	}
+	// The span past the horizon is lost only if no run examined it in time:
+	// a quiet hook's checkpoint stays at its newest attempt, and the run
+	// that kept it there (RunAt) did look.
+	lastLook := l.Cutoff
+	if hasCP && cp.RunAt.After(lastLook) && p.Since.IsZero() && p.SinceAgo == 0 {
+		lastLook = cp.RunAt
+	}
+	if h := l.FirstTime.Add(-p.Horizon); lastLook.Before(h) {
+		rep.Uncovered = append(rep.Uncovered, Span{From: l.Cutoff, To: h,
+			Reason: fmt.Sprintf("older than GitHub's redelivery horizon (%s): failures there can no longer be redelivered", p.Horizon)})
+	}
+	return res, nil
+}

@@ -1,0 +1,292 @@
+package redeliver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// firstProbe is when the receiver is first checked: after 20 accepted
+// requests, then after every tenfold more.
+const firstProbe = 20
+
+// probeMemory is how many of the latest accepted requests a probe matches
+// against the first page of the listing (100 attempts): enough to find
+// every redelivery that page can show, whatever the run's size.
+const probeMemory = 256
+
+// errStore marks state-store failures during redelivery: they stop the run.
+var errStore = errors.New("state store")
+
+// Stop reasons, as the report tells them.
+const (
+	stopDeadline    = "deadline reached or interrupted; the rest is left for the next run"
+	stopRateLimited = "rate limited or out of time; the rest is left for the next run"
+	stopStore       = "the state store failed"
+	stopAuth        = "GitHub refused the credentials"
+	stopRefusals    = "GitHub refused 5 redeliveries in a row"
+)
+
+// maxRefusals ends a run whose requests GitHub keeps refusing: something is
+// wrong with the target, and hammering it helps nobody.
+const maxRefusals = 5
+
+// dispatcher sends one run's due redeliveries through the pacer, with a
+// number of workers, recording an intent before each request and the
+// outcome after it. Its fields are the run's shared state, under mu.
+type dispatcher struct {
+	r     *Runner
+	t     Target
+	key   string
+	log   *slog.Logger
+	pacer *Pacer
+	clock *serverClock
+	rep   *Report
+	total int // redeliveries planned
+
+	mu        sync.Mutex
+	stopped   bool
+	fatal     error
+	refusals  int           // consecutive refusals
+	nextProbe int           // accepted requests before the next probe
+	recent    []sentRequest // the latest accepted requests, a ring
+	recentAt  int
+}
+
+// sentRequest is a request GitHub accepted, for the probe to find.
+type sentRequest struct {
+	guid string
+	at   time.Time // GitHub's clock when accepted
+}
+
+func newDispatcher(r *Runner, t Target, clock *serverClock, rep *Report, total int) *dispatcher {
+	pacer := r.Pacer
+	if pacer == nil {
+		pacer = NewPacer(1)
+	}
+	return &dispatcher{r: r, t: t, key: t.Key(), log: r.log().With("target", t.Key()),
+		pacer: pacer, clock: clock, rep: rep, total: total, nextProbe: firstProbe}
+}
+
+// run sends the queue's first total entries with the Runner's concurrency
+// and defers the rest, and returns the error that ended the run, if one
+// did (store failure, credentials refused).
+func (d *dispatcher) run(ctx context.Context, q Queue) error {
+	jobs := make(chan LedgerEntry)
+	var wg sync.WaitGroup
+	for range max(d.r.Concurrency, 1) {
+		wg.Go(func() {
+			for e := range jobs {
+				d.send(ctx, e)
+			}
+		})
+	}
+	n := 0
+	err := q.Each(func(e LedgerEntry) error {
+		if n++; n > d.total {
+			// Over the run's cap: counted failed when planned, told now.
+			d.mu.Lock()
+			d.rep.Deferred++
+			d.r.addItem(d.rep, item(e, VerdictDeferred, nil))
+			d.mu.Unlock()
+			return nil
+		}
+		jobs <- e
+		return nil
+	})
+	close(jobs)
+	wg.Wait()
+	if err != nil && d.fatal == nil {
+		return fmt.Errorf("reading the redeliveries due: %w", err)
+	}
+	return d.fatal
+}
+
+// send redelivers one guid, or defers it once the run has stopped.
+func (d *dispatcher) send(ctx context.Context, e LedgerEntry) {
+	if !d.isStopped() && ctx.Err() == nil {
+		if err := d.pacer.Wait(ctx); err != nil {
+			d.stop(stopDeadline, nil)
+		}
+	}
+	if d.isStopped() || ctx.Err() != nil {
+		if ctx.Err() != nil {
+			d.stop(stopDeadline, nil)
+		}
+		d.mu.Lock()
+		d.rep.Deferred++
+		d.r.addItem(d.rep, item(e, VerdictDeferred, nil))
+		d.mu.Unlock()
+		return
+	}
+	at, err := d.r.redeliverOne(ctx, d.t, &e, d.clock)
+	switch {
+	case errors.Is(err, errStore):
+		d.stop(stopStore, err)
+		return
+	case ErrorCode(err) == EAuth:
+		d.stop(stopAuth, err)
+		return
+	case err != nil && (ErrorCode(err) == ERateLimited || ctx.Err() != nil):
+		d.mu.Lock()
+		d.rep.Deferred++
+		d.r.addItem(d.rep, item(e, VerdictDeferred, err))
+		d.mu.Unlock()
+		d.stop(stopRateLimited, nil)
+		return
+	}
+
+	d.mu.Lock()
+	var probe []sentRequest
+	if err == nil {
+		d.refusals = 0
+		d.rep.Redelivered++
+		d.remember(sentRequest{guid: e.GUID, at: at})
+		d.r.addItem(d.rep, item(e, VerdictRedeliver, nil))
+		if n := d.rep.Redelivered; d.r.Probe && n >= d.nextProbe && n < d.total {
+			d.nextProbe *= 10
+			probe = append(probe, d.recent...)
+		}
+	} else {
+		d.rep.Errors++
+		d.refusals++
+		d.r.addItem(d.rep, item(e, e.State.verdict(), err))
+		d.log.Warn("redelivery failed", "guid", e.GUID, "attempt_id", e.AttemptID, "error", err)
+	}
+	n, refused := d.rep.Redelivered, d.refusals >= maxRefusals
+	d.mu.Unlock()
+
+	d.r.progress(Progress{Target: d.key, Redelivered: n, ToSend: d.total, Failed: err != nil})
+	if refused {
+		d.stop(stopRefusals, nil)
+	}
+	if probe != nil && !d.probe(ctx, probe) {
+		d.mu.Lock()
+		d.nextProbe = int(^uint(0) >> 1) // healthy: no need to look again
+		d.recent = nil
+		d.mu.Unlock()
+	}
+}
+
+// remember keeps the latest accepted requests for the probe; mu is held.
+func (d *dispatcher) remember(s sentRequest) {
+	if d.nextProbe == int(^uint(0)>>1) || !d.r.Probe {
+		return
+	}
+	if len(d.recent) < probeMemory {
+		d.recent = append(d.recent, s)
+		return
+	}
+	d.recent[d.recentAt] = s
+	d.recentAt = (d.recentAt + 1) % probeMemory
+}
+
+func (d *dispatcher) isStopped() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stopped
+}
+
+// stop ends the run's requests; the first reason given is the one told.
+func (d *dispatcher) stop(why string, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped {
+		return
+	}
+	d.stopped = true
+	d.rep.Stopped = why
+	if err != nil {
+		d.fatal = err
+	}
+	d.log.Warn("stopping early", "reason", why)
+}
+
+// probe lists the first page and checks how this run's latest redeliveries
+// fared. It reports whether to look again later: only while the receiver
+// has not shown itself healthy, so a healthy one costs a single listing call.
+func (d *dispatcher) probe(ctx context.Context, sent []sentRequest) (again bool) {
+	page, err := d.r.Source.ListAttempts(ctx, d.t, "")
+	if err != nil {
+		return true // the probe is advice; the run goes on
+	}
+	at := make(map[string]time.Time, len(sent))
+	for _, s := range sent {
+		at[s.guid] = s.at
+	}
+	var checked, failed int
+	for _, a := range page.Attempts {
+		t, ok := at[a.GUID]
+		if !ok || !a.Redelivery || a.DeliveredAt.Before(t.Add(-slack)) {
+			continue
+		}
+		checked++
+		if !a.Succeeded() {
+			failed++
+		}
+	}
+	if checked < 10 {
+		return true // too few shown yet (GitHub redelivers asynchronously)
+	}
+	switch {
+	case failed*10 >= checked*9:
+		d.stop(fmt.Sprintf("the receiver is still failing (%d of %d redeliveries checked failed); the rest is left for the next run", failed, checked), nil)
+	case failed*2 >= checked:
+		d.pacer.Slow()
+		d.log.Warn("receiver struggling; slowing down", "failed", failed, "checked", checked, "rate", d.pacer.Rate())
+	default:
+		return false
+	}
+	return true
+}
+
+// redeliverOne records the intent, asks GitHub, and records the outcome.
+func (r *Runner) redeliverOne(ctx context.Context, t Target, e *LedgerEntry, clock *serverClock) (time.Time, error) {
+	key := t.Key()
+	e.IntentAt = clock.Now()
+	e.Updated = e.IntentAt
+	if err := r.Store.Put(ctx, key, *e); err != nil {
+		return time.Time{}, fmt.Errorf("%w: recording the intent to redeliver %s: %w", errStore, e.GUID, err)
+	}
+	at, err := r.Redeliverer.Redeliver(ctx, t, e.AttemptID)
+	switch {
+	case err == nil:
+		clock.Observe(at)
+		e.countRequest()
+		e.LastRequest = at
+		e.IntentAt = time.Time{}
+		e.State = StatePending
+	case errors.Is(err, ErrOutcomeUnknown), ctx.Err() != nil:
+		// Keep the intent: the next run finds out from GitHub's listing.
+		e.State = StatePending
+		return time.Time{}, err
+	case errors.Is(err, ErrRefused) && clock.Now().Sub(e.AttemptAt) > r.Policy.Horizon-time.Hour:
+		// Refused at the edge of the horizon: it expired while we waited.
+		e.IntentAt = time.Time{}
+		e.State = StateExpired
+	default:
+		e.IntentAt = time.Time{}
+	}
+	e.Updated = clock.Now()
+	// The outcome write uses a fresh context: a deadline that just ended
+	// must not leave an accepted request unrecorded.
+	if perr := r.Store.Put(context.WithoutCancel(ctx), key, *e); perr != nil {
+		return at, fmt.Errorf("%w: recording the outcome of redelivering %s: %w", errStore, e.GUID, perr)
+	}
+	return at, err
+}
+
+func (s State) verdict() Verdict {
+	switch s {
+	case StateExpired:
+		return VerdictExpired
+	case StateExhausted:
+		return VerdictExhausted
+	case StatePending:
+		return VerdictPending
+	}
+	return VerdictRedeliver
+}

@@ -1,0 +1,206 @@
+package redeliver_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redeliver/redeliver"
+	"github.com/redeliver/redeliver/ghfake"
+	"github.com/redeliver/redeliver/mock"
+	"github.com/redeliver/redeliver/sqlite"
+)
+
+// The Runner's stop rules, reached on demand by wrapping the real emulator
+// client and SQLite store in function-field fakes.
+
+// seedFailed gives the fixture's hook n failed events, oldest first.
+func seedFailed(f *fixture, n int, at time.Time) {
+	var seeds []ghfake.Seed
+	for i := range n {
+		seeds = append(seeds, ghfake.Seed{GUID: fmt.Sprintf("g%02d", i), At: at.Add(time.Duration(i) * time.Second), StatusCode: 503})
+	}
+	f.gh.SeedAttempts(f.hook, seeds)
+}
+
+func (f *fixture) runWith(src redeliver.Source, rd redeliver.Redeliverer, st redeliver.Store) (*redeliver.Report, error) {
+	r := &redeliver.Runner{Source: src, Redeliverer: rd, Store: st, Policy: redeliver.DefaultPolicy(),
+		Pacer: redeliver.NewPacer(0), Concurrency: 1}
+	return r.Run(context.Background(), f.target)
+}
+
+func TestRunnerStopsWhenTheIntentCannotBeRecorded(t *testing.T) {
+	f := newFixture(t, ghfake.Options{}, false)
+	seedFailed(f, 3, t0.Add(-time.Hour))
+	puts := 0
+	st := &mock.Store{Store: f.store, PutFn: func(ctx context.Context, key string, es ...redeliver.LedgerEntry) error {
+		puts++
+		if puts == 1 {
+			return f.store.Put(ctx, key, es...) // the plan's entries
+		}
+		return errors.New("disk full")
+	}}
+	rep, err := f.runWith(f.client, f.client, st)
+	if err == nil || !strings.Contains(err.Error(), "recording the intent") || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("err = %v, want the failed intent write", err)
+	}
+	if rep.Stopped != "the state store failed" || len(f.gh.Redeliveries()) != 0 {
+		t.Fatalf("stopped %q with %d redeliveries; want a stop before any request", rep.Stopped, len(f.gh.Redeliveries()))
+	}
+	if cp, ok, _ := f.store.Checkpoint(context.Background(), f.target.Key()); ok && cp.RunAt.After(time.Time{}) {
+		t.Errorf("checkpoint moved to %+v after a store failure", cp)
+	}
+}
+
+func TestRunnerStopsWhenTheOutcomeCannotBeRecorded(t *testing.T) {
+	f := newFixture(t, ghfake.Options{}, false)
+	seedFailed(f, 3, t0.Add(-time.Hour))
+	puts := 0
+	st := &mock.Store{Store: f.store, PutFn: func(ctx context.Context, key string, es ...redeliver.LedgerEntry) error {
+		puts++
+		if puts == 3 { // plan, intent, then the outcome of the first request
+			return errors.New("I/O error")
+		}
+		return f.store.Put(ctx, key, es...)
+	}}
+	rep, err := f.runWith(f.client, f.client, st)
+	if err == nil || !strings.Contains(err.Error(), "recording the outcome") {
+		t.Fatalf("err = %v, want the failed outcome write", err)
+	}
+	if got := len(f.gh.Redeliveries()); got != 1 {
+		t.Fatalf("%d redeliveries, want 1: the run stops after the request whose outcome was lost", got)
+	}
+	// The intent stays in the ledger: the next run reconciles it from the
+	// listing instead of asking again.
+	if e := f.entry(t, "g00"); e.IntentAt.IsZero() {
+		t.Errorf("ledger lost the intent of the request whose outcome failed: %+v", e)
+	}
+	if rep.Stopped != "the state store failed" {
+		t.Errorf("stopped %q", rep.Stopped)
+	}
+	rep = f.run(t, redeliver.DefaultPolicy())
+	if n := redeliveredGUIDs(f.gh)["g00"]; n != 1 {
+		t.Errorf("g00 redelivered %d times, want once (reconciled, not asked again)", n)
+	}
+	_ = rep
+}
+
+func TestRunnerStopsWhenGitHubRefusesTheCredentials(t *testing.T) {
+	f := newFixture(t, ghfake.Options{}, false)
+	seedFailed(f, 4, t0.Add(-time.Hour))
+	calls := 0
+	rd := &mock.Redeliverer{Redeliverer: f.client, RedeliverFn: func(ctx context.Context, tg redeliver.Target, id int64) (time.Time, error) {
+		calls++
+		if calls == 2 {
+			return time.Time{}, redeliver.Errorf(redeliver.EAuth, "bad credentials")
+		}
+		return f.client.Redeliver(ctx, tg, id)
+	}}
+	rep, err := f.runWith(f.client, rd, f.store)
+	if redeliver.ErrorCode(err) != redeliver.EAuth || rep.Stopped != "GitHub refused the credentials" {
+		t.Fatalf("err %v stopped %q, want an auth stop", err, rep.Stopped)
+	}
+	if calls != 2 || rep.Redelivered != 1 {
+		t.Errorf("%d requests, %d redelivered; want the run to end at the refusal", calls, rep.Redelivered)
+	}
+}
+
+func TestRunnerStopsAfterFiveRefusalsInARow(t *testing.T) {
+	f := newFixture(t, ghfake.Options{}, false)
+	seedFailed(f, 8, t0.Add(-time.Hour))
+	calls := 0
+	rd := &mock.Redeliverer{RedeliverFn: func(context.Context, redeliver.Target, int64) (time.Time, error) {
+		calls++
+		return time.Time{}, fmt.Errorf("%w: 422", redeliver.ErrRefused)
+	}}
+	rep, err := f.runWith(f.client, rd, f.store)
+	if err != nil {
+		t.Fatalf("err = %v; refusals are not fatal", err)
+	}
+	if calls != 5 || rep.Errors != 5 || rep.Deferred != 3 || rep.Stopped != "GitHub refused 5 redeliveries in a row" {
+		t.Errorf("calls %d errors %d deferred %d stopped %q; want 5 refused, 3 left for the next run", calls, rep.Errors, rep.Deferred, rep.Stopped)
+	}
+}
+
+func TestRunnerRefusalAtTheHorizonIsExpired(t *testing.T) {
+	f := newFixture(t, ghfake.Options{}, false)
+	// Delivered 71.5 h ago: within the 72 h horizon when planned, within an
+	// hour of it when refused, so GitHub's refusal means it expired.
+	seedFailed(f, 1, t0.Add(-71*time.Hour-30*time.Minute))
+	p := redeliver.DefaultPolicy()
+	p.SinceAgo = 72 * time.Hour
+	rd := &mock.Redeliverer{RedeliverFn: func(context.Context, redeliver.Target, int64) (time.Time, error) {
+		return time.Time{}, fmt.Errorf("%w: 422 too old", redeliver.ErrRefused)
+	}}
+	r := &redeliver.Runner{Source: f.client, Redeliverer: rd, Store: f.store, Policy: p, Pacer: redeliver.NewPacer(0), Concurrency: 1}
+	rep, err := r.Run(context.Background(), f.target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := f.entry(t, "g00"); e.State != redeliver.StateExpired {
+		t.Errorf("ledger state %s, want expired", e.State)
+	}
+	if len(rep.Items) != 1 || rep.Items[0].Verdict != redeliver.VerdictExpired {
+		t.Errorf("items %+v, want g00 expired", rep.Items)
+	}
+}
+
+func TestRunnerReportsAFailedCheckpointRead(t *testing.T) {
+	f := newFixture(t, ghfake.Options{}, false)
+	st := &mock.Store{Store: f.store, CheckpointFn: func(context.Context, string) (redeliver.Checkpoint, bool, error) {
+		return redeliver.Checkpoint{}, false, errors.New("database is locked")
+	}}
+	rep, err := f.runWith(f.client, f.client, st)
+	if err == nil || !strings.Contains(rep.Error, "reading the checkpoint: database is locked") {
+		t.Fatalf("err %v, report error %q", err, rep.Error)
+	}
+	if f.gh.TotalRequests() != 0 {
+		t.Errorf("GitHub was asked %d things after the store failed", f.gh.TotalRequests())
+	}
+}
+
+func TestListStopsAtACursorLoop(t *testing.T) {
+	now := t0
+	pages := map[string]redeliver.Page{
+		"":  {ServerTime: now, Next: "A", Attempts: attemptsAt(now.Add(-time.Minute))},
+		"A": {ServerTime: now, Next: "B", Attempts: attemptsAt(now.Add(-2 * time.Minute))},
+		"B": {ServerTime: now, Next: "A", Attempts: attemptsAt(now.Add(-3 * time.Minute))},
+	}
+	calls := 0
+	src := &mock.Source{ListAttemptsFn: func(_ context.Context, _ redeliver.Target, c string) (redeliver.Page, error) {
+		calls++
+		return pages[c], nil
+	}}
+	tgt := redeliver.Target{Kind: redeliver.KindOrg, Owner: "acme", HookID: 1}
+	l, err := redeliver.List(context.Background(), src, tgt, func(redeliver.Page) time.Time { return now.Add(-24 * time.Hour) }, func(redeliver.Attempt) {}, nil)
+	if err == nil || !strings.Contains(err.Error(), "loop back") || calls != 3 || l.Complete {
+		t.Fatalf("err %v after %d calls (complete %v); want a loop error after 3 pages", err, calls, l.Complete)
+	}
+}
+
+// A backlog larger than SpillAt moves to the disk queue and is sent the
+// same: every guid once, in fair order.
+func TestRunnerSpillsALargeBacklogToDisk(t *testing.T) {
+	f := newFixture(t, ghfake.Options{}, false)
+	seedFailed(f, 30, t0.Add(-time.Hour))
+	spills := 0
+	r := &redeliver.Runner{Source: f.client, Redeliverer: f.client, Store: f.store, Policy: redeliver.DefaultPolicy(),
+		Pacer: redeliver.NewPacer(0), Concurrency: 1, SpillAt: 5, MaxItems: 10,
+		Spill: func() (redeliver.Queue, error) { spills++; return sqlite.NewQueue(t.TempDir()) }}
+	rep, err := r.Run(context.Background(), f.target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spills != 1 || rep.Redelivered != 30 || len(rep.Items) != 10 || rep.ItemsOmitted != 20 {
+		t.Fatalf("spills %d redelivered %d items %d omitted %d", spills, rep.Redelivered, len(rep.Items), rep.ItemsOmitted)
+	}
+	rs := f.gh.Redeliveries()
+	for i, r := range rs {
+		if want := fmt.Sprintf("g%02d", i); r.GUID != want {
+			t.Fatalf("redelivery %d was %s, want %s (oldest first)", i, r.GUID, want)
+		}
+	}
+}
