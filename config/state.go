@@ -1,6 +1,7 @@
 package config
 
 import (
+	"path/filepath"
 	"regexp"
 	"strings"
 )
@@ -46,6 +47,20 @@ func CheckVariableName(name, from string) error {
 	return nil
 }
 
+// DefaultStatePath is where the SQLite state lives unless --state says
+// otherwise: $XDG_STATE_HOME/redeliver/state.db, else
+// $HOME/.local/state/redeliver/state.db. It reads env, not the process
+// environment, so tests and callers decide what it sees.
+func DefaultStatePath(env Getenv) (string, error) {
+	if dir := env("XDG_STATE_HOME"); dir != "" && filepath.IsAbs(dir) {
+		return filepath.Join(dir, "redeliver", "state.db"), nil
+	}
+	if home := env("HOME"); home != "" && filepath.IsAbs(home) {
+		return filepath.Join(home, ".local", "state", "redeliver", "state.db"), nil
+	}
+	return "", errf("cannot find a place for the state: neither XDG_STATE_HOME nor HOME is an absolute path; set one, or give --state")
+}
+
 // resolveState reads --state (a path, or actions:OWNER/REPO/NAME), else
 // state in the config file, else the docs script's
 // LAST_REDELIVERY_VARIABLE_NAME with WORKFLOW_REPO_OWNER and
@@ -65,7 +80,10 @@ func resolveState(s *Settings, f Flags, file *File, env Getenv) error {
 	}
 	name := env("LAST_REDELIVERY_VARIABLE_NAME")
 	if name == "" {
-		s.State = StateLocation{Kind: StateSQLite, From: "default"}
+		// Without a home the path stays empty; commands that need the
+		// file say so then (status of an Actions variable does not).
+		path, _ := DefaultStatePath(env)
+		s.State = StateLocation{Kind: StateSQLite, Path: path, From: "default"}
 		return nil
 	}
 	if err := CheckVariableName(name, "LAST_REDELIVERY_VARIABLE_NAME"); err != nil {

@@ -18,7 +18,7 @@ import (
 	"github.com/redeliver/redeliver/sqlite"
 )
 
-func newDemoCmd(io *streams) *cobra.Command {
+func newDemoCmd(f *factory) *cobra.Command {
 	var keep bool
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -30,7 +30,7 @@ engine against the emulator with a temporary SQLite state and shows what
 failed, what was redelivered, and that every event reached the receiver.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDemo(cmd.Context(), io, keep)
+			return runDemo(cmd.Context(), f.IO, keep)
 		},
 	}
 	cmd.Flags().BoolVar(&keep, "keep-state", false, "keep the temporary state file and print its path")
@@ -71,8 +71,8 @@ func (r *demoReceiver) count() (events, deliveries int) {
 	return events, deliveries
 }
 
-func runDemo(ctx context.Context, io *streams, keep bool) error {
-	w := io.out
+func runDemo(ctx context.Context, ios *streams, keep bool) error {
+	w := ios.out
 	start := time.Now().UTC().Truncate(time.Second)
 	clock := ghfake.NewClock(start.Add(-2 * time.Hour))
 	gh := ghfake.New(ghfake.Options{Clock: clock})

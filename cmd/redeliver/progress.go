@@ -10,15 +10,15 @@ import (
 // run is long enough to need one.
 type progress struct {
 	enabled bool
-	io      *streams
+	ios     *streams
 	bar     *progressbar.ProgressBar
 }
 
 // longRun is how many planned redeliveries make a run worth a bar.
 const longRun = 30
 
-func newProgress(io *streams, text bool) *progress {
-	return &progress{enabled: io.errTTY && text, io: io}
+func newProgress(ios *streams, text bool) *progress {
+	return &progress{enabled: ios.errTTY && text, ios: ios}
 }
 
 func (p *progress) update(ev redeliver.Progress) {
@@ -27,7 +27,7 @@ func (p *progress) update(ev redeliver.Progress) {
 	}
 	if p.bar == nil {
 		p.bar = progressbar.NewOptions(ev.ToSend,
-			progressbar.OptionSetWriter(p.io.err),
+			progressbar.OptionSetWriter(p.ios.err),
 			progressbar.OptionSetDescription("redelivering "+ev.Target),
 			progressbar.OptionShowCount(),
 			progressbar.OptionClearOnFinish())

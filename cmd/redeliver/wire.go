@@ -28,14 +28,17 @@ func connect(s *config.Settings, log *slog.Logger, onLimit func()) (*githubapi.C
 	})
 }
 
-// openStore opens the state. readOnly stores (dry runs, status) never
+// openState opens the state. readOnly stores (dry runs, status) never
 // create or change anything; a missing SQLite file then reads as empty.
-func openStore(ctx context.Context, s *config.Settings, gh *githubapi.Client, readOnly bool) (redeliver.Store, func(context.Context) error, error) {
-	switch s.State.Kind {
-	case config.StateActionsVariable:
-		st, err := actionsvar.New(ctx, gh.REST(), s.State.Owner, s.State.Repo, s.State.Variable)
+func openState(ctx context.Context, s *config.Settings, gh *githubClient, log *slog.Logger, readOnly bool) (*state, error) {
+	if s.State.Kind == config.StateActionsVariable {
+		if gh == nil || gh.REST() == nil {
+			return nil, redeliver.Errorf(redeliver.EInvalid, "the Actions variable %s needs a token", s.State.Variable)
+		}
+		st, err := actionsvar.New(ctx, gh.REST(), s.State.Owner, s.State.Repo, s.State.Variable,
+			actionsvar.WithLogger(log))
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		flush := func(ctx context.Context) error {
 			if readOnly {
@@ -43,50 +46,48 @@ func openStore(ctx context.Context, s *config.Settings, gh *githubapi.Client, re
 			}
 			return st.Flush(ctx)
 		}
-		return st, flush, nil
-	default:
-		path := s.State.Path
-		if path == "" {
-			p, err := sqlite.DefaultPath()
-			if err != nil {
-				return nil, nil, redeliver.Wrap(redeliver.EInvalid, err, "finding the default state path (set --state)")
-			}
-			path = p
-		}
-		if readOnly {
-			if _, err := os.Stat(path); os.IsNotExist(err) {
-				return emptyStore{}, noFlush, nil
-			}
-			st, err := sqlite.OpenReadOnly(path)
-			if err != nil {
-				return nil, nil, err
-			}
-			return st, noFlush, nil
-		}
-		st, err := sqlite.Open(path)
-		if err != nil {
-			return nil, nil, err
-		}
-		return st, noFlush, nil
+		return &state{Store: st, Flush: flush, Dropped: st.Dropped}, nil
 	}
+	path, err := statePath(s)
+	if err != nil {
+		return nil, err
+	}
+	if readOnly {
+		if _, err := os.Stat(path); os.IsNotExist(err) {
+			return &state{Store: emptyStore{}, Flush: noFlush, Dropped: noDrops}, nil
+		}
+		st, err := sqlite.OpenReadOnly(path)
+		if err != nil {
+			return nil, err
+		}
+		return &state{Store: st, Flush: noFlush, Dropped: noDrops}, nil
+	}
+	st, err := sqlite.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return &state{Store: st, Flush: noFlush, Dropped: noDrops}, nil
+}
+
+// statePath is the SQLite file of the settings (config fills in the
+// default path from the environment it was given).
+func statePath(s *config.Settings) (string, error) {
+	if s.State.Path != "" {
+		return s.State.Path, nil
+	}
+	return "", redeliver.Errorf(redeliver.EInvalid, "no state path: neither XDG_STATE_HOME nor HOME is set to an absolute path; give --state")
 }
 
 // stateFileExists reports whether the state is a SQLite file that exists.
 func stateFileExists(s *config.Settings) bool {
-	if s.State.Kind != config.StateSQLite {
+	if s.State.Kind != config.StateSQLite || s.State.Path == "" {
 		return false
 	}
-	path := s.State.Path
-	if path == "" {
-		p, err := sqlite.DefaultPath()
-		if err != nil {
-			return false
-		}
-		path = p
-	}
-	_, err := os.Stat(path)
+	_, err := os.Stat(s.State.Path)
 	return err == nil
 }
+
+func noDrops() int { return 0 }
 
 func noFlush(context.Context) error { return nil }
 
