@@ -152,7 +152,7 @@ func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 // when the repository cannot be seen, ERateLimited, EInternal.
 func New(ctx context.Context, client *github.Client, owner, repo, name string, opts ...Option) (*Store, error) {
 	if err := ValidateName(name); err != nil {
-		return nil, err
+		return nil, redeliver.Wrap(redeliver.EInvalid, err, "actionsvar")
 	}
 	for _, f := range []struct{ what, v string }{{"owner", owner}, {"repository", repo}} {
 		if f.v == "" || strings.ContainsAny(f.v, "/?#% \t\r\n") {
@@ -246,7 +246,7 @@ func (s *Store) readLedger(v string) (string, []redeliver.LedgerEntry, error) {
 // GITHUB_ (in any case). The error is EInvalid and names the variable.
 func ValidateName(name string) error {
 	bad := func(why string) error {
-		return redeliver.Errorf(redeliver.EInvalid, "actionsvar: variable name %s: %s", quote(name), why)
+		return redeliver.Errorf(redeliver.EInvalid, "variable name %s: %s", quote(name), why)
 	}
 	if name == "" {
 		return bad("empty")
@@ -254,7 +254,7 @@ func ValidateName(name string) error {
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		if !(c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
-			return bad("only letters, digits and '_' are allowed")
+			return bad("only letters, digits and '_' are allowed, and it starts with neither a digit nor GITHUB_")
 		}
 	}
 	if '0' <= name[0] && name[0] <= '9' {
@@ -330,7 +330,9 @@ func (s *Store) Checkpoint(ctx context.Context, key string) (redeliver.Checkpoin
 	if err := s.use(key); err != nil {
 		return redeliver.Checkpoint{}, false, err
 	}
-	if !s.cpExists {
+	if !s.cpExists || s.cpTime.UnixMilli() == 0 {
+		// "0" is how a variable made by hand for the docs script says
+		// "never run": a first run, not a checkpoint in 1970.
 		return redeliver.Checkpoint{}, false, nil
 	}
 	return redeliver.Checkpoint{Time: s.cpTime}, true, nil

@@ -2,8 +2,9 @@ package config
 
 import (
 	"path/filepath"
-	"regexp"
 	"strings"
+
+	"github.com/redeliver/redeliver/actionsvar"
 )
 
 // StateKind says where the checkpoints and the ledger live.
@@ -37,12 +38,11 @@ func (l StateLocation) String() string {
 	return l.Path
 }
 
-var variableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// CheckVariableName applies GitHub's rules for variable names.
+// CheckVariableName applies GitHub's rules for variable names (the
+// Actions-variable store's rule); from names where the name came from.
 func CheckVariableName(name, from string) error {
-	if !variableName.MatchString(name) || strings.HasPrefix(strings.ToUpper(name), "GITHUB_") {
-		return errf("%s=%q: a variable name has only letters, digits and _, and starts with neither a digit nor GITHUB_", from, truncate(name))
+	if err := actionsvar.ValidateName(name); err != nil {
+		return errf("%s: %v", from, err)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/redeliver/redeliver"
+	"github.com/redeliver/redeliver/githubapi"
 )
 
 func TestParseSince(t *testing.T) {
@@ -162,7 +163,7 @@ func TestIsLoopback(t *testing.T) {
 		"ghe.example.com":       false,
 		"::ffff:10.0.0.1":       false,
 	} {
-		if got := IsLoopback(in); got != want {
+		if got := githubapi.IsLoopback(in); got != want {
 			t.Errorf("IsLoopback(%q) = %v, want %v", in, got, want)
 		}
 	}

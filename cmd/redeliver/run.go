@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -186,7 +187,11 @@ func (o *runOptions) prepare(ctx context.Context) (_ *runSession, err error) {
 	// state is made: when none is found (a --hook-url that matches no
 	// hook) nothing is written.
 	sess.targets, sess.targetErrs = expandTargets(ctx, sess.gh, s.Targets)
-	if sess.st == nil && len(sess.targets) > 0 {
+	if sess.st == nil && !o.dryRun {
+		// A new state is made only for hooks that are there.
+		reachable(ctx, sess.gh, sess.targets)
+	}
+	if sess.st == nil && slices.ContainsFunc(sess.targets, func(t plannedTarget) bool { return t.failed == nil }) {
 		if err := sess.open(ctx); err != nil {
 			return nil, err
 		}
@@ -243,6 +248,13 @@ func (sess *runSession) run(ctx context.Context) *runResult {
 	}
 	bar := newProgress(o.IO, o.output == "text")
 	for _, t := range sess.targets {
+		if t.failed != nil {
+			res.add(t.failed)
+			if t.failed.ErrorCode == redeliver.EAuth {
+				break
+			}
+			continue
+		}
 		r := &redeliver.Runner{
 			Source: sess.gh, Redeliverer: sess.gh, Store: sess.st, Policy: t.Policy, Pacer: sess.pacer,
 			Concurrency: o.concurrency, DryRun: o.dryRun, Probe: !o.noProbe, Logger: sess.log,

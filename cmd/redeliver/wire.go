@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/redeliver/redeliver"
@@ -138,6 +139,47 @@ func expandTargets(ctx context.Context, gh redeliver.HookLister, specs []config.
 	return out, errs
 }
 
+// reachable marks the targets given by hook id whose hook the
+// credentials cannot see as failed: a wrong org, repo or hook id is found
+// before a new state is created for it. It costs one hook listing per org
+// or repository, so it is done only then.
+func reachable(ctx context.Context, gh redeliver.HookLister, targets []plannedTarget) {
+	listed := map[string][]redeliver.Hook{}
+	for i := range targets {
+		t := &targets[i]
+		if t.Kind == redeliver.KindApp {
+			continue // CheckAuth has read the App
+		}
+		where := "org " + t.Owner
+		if t.Repo != "" {
+			where = "repo " + t.Owner + "/" + t.Repo
+		}
+		hooks, ok := listed[where]
+		if !ok {
+			var err error
+			if hooks, err = gh.ListHooks(ctx, t.Owner, t.Repo); err != nil {
+				t.fail(err)
+				continue
+			}
+			listed[where] = hooks
+		}
+		if !slices.ContainsFunc(hooks, func(h redeliver.Hook) bool { return h.ID == t.HookID }) {
+			ids := make([]string, len(hooks))
+			for i, h := range hooks {
+				ids[i] = fmt.Sprint(h.ID)
+			}
+			t.fail(redeliver.Errorf(redeliver.ENotFound, "%s has no hook %d (its hooks: %s)", where, t.HookID, orNone(strings.Join(ids, ", "))))
+		}
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
 // sameURL compares payload URLs loosely: a trailing slash does not matter.
 func sameURL(a, b string) bool {
 	return strings.TrimSuffix(a, "/") == strings.TrimSuffix(b, "/")
@@ -147,6 +189,13 @@ func sameURL(a, b string) bool {
 type plannedTarget struct {
 	redeliver.Target
 	Policy redeliver.Policy
+	// failed is the report of a target found unusable before the run.
+	failed *redeliver.Report
+}
+
+// fail records why the target cannot be worked on.
+func (t *plannedTarget) fail(err error) {
+	t.failed = &redeliver.Report{Target: t.Key(), Name: t.String(), Error: err.Error(), ErrorCode: redeliver.ErrorCode(err)}
 }
 
 // githubClient is the GitHub adapter as the commands hold it.
