@@ -63,6 +63,9 @@ func ParseFile(data []byte, name string) (*File, error) {
 		return nil, errf("config %s: the file is empty", name)
 	}
 	if err := unmarshalYAML(data, f); err != nil {
+		if msg, ok := yamlValueMessage(err, data); ok {
+			return nil, errf("config %s: %s", name, msg)
+		}
 		return nil, errf("config %s: %s", name, yamlMessage(err))
 	}
 	f.name = name

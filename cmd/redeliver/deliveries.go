@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"io"
 	"slices"
 	"text/tabwriter"
@@ -21,6 +22,7 @@ type deliveriesOptions struct {
 	Settings func() (*config.Settings, error)
 	GitHub   gitHubFunc
 	State    stateFunc
+	Logger   func() *slog.Logger
 
 	flags  config.Flags
 	output string
@@ -44,7 +46,7 @@ type eventView struct {
 }
 
 func newDeliveriesCmd(f *factory) *cobra.Command {
-	o := &deliveriesOptions{IO: f.IO, GitHub: connect, State: openState}
+	o := &deliveriesOptions{IO: f.IO, GitHub: connect, State: openState, Logger: f.logger}
 	o.Settings = f.settings(&o.flags)
 	cmd := &cobra.Command{
 		Use:   "deliveries",
@@ -115,7 +117,7 @@ func (o *deliveriesOptions) target(ctx context.Context) (plannedTarget, map[stri
 	if err != nil {
 		return none, nil, nil, err
 	}
-	log := newLogger(o.IO.err, false)
+	log := o.Logger()
 	gh, err := o.GitHub(s, log, nil)
 	if err != nil {
 		return none, nil, nil, err

@@ -18,6 +18,8 @@ type factory struct {
 	IO *streams
 	// ReadFile reads --config, --token-file and --private-key-file.
 	ReadFile func(string) ([]byte, error)
+	// Verbose is the root's --verbose (-v): log every step.
+	Verbose bool
 }
 
 func newFactory(ios *streams) *factory {
@@ -45,8 +47,8 @@ type gitHubFunc func(s *config.Settings, log *slog.Logger, onLimit func()) (*git
 // stateFunc opens the state; readOnly never creates or changes anything.
 type stateFunc func(ctx context.Context, s *config.Settings, gh *githubClient, log *slog.Logger, readOnly bool) (*state, error)
 
-// logger logs to the command's stderr.
-func (f *factory) logger(verbose bool) *slog.Logger { return newLogger(f.IO.err, verbose) }
+// logger logs to the command's stderr, every step with --verbose.
+func (f *factory) logger() *slog.Logger { return newLogger(f.IO.err, f.Verbose) }
 
 // state is an open store and what the command does with it at the end.
 type state struct {

@@ -47,6 +47,7 @@ func TestBadInput(t *testing.T) {
 	unknownKey := writeFile(t, w.dir, "unknown.yaml", []byte("targets:\n  - org: acme\n    hook: 1\n    max_atempts: 3\n"), 0o644)
 	noTargets := writeFile(t, w.dir, "empty-targets.yaml", []byte("defaults:\n  max_attempts: 3\n"), 0o644)
 	badEvents := writeFile(t, w.dir, "events.yaml", []byte("targets:\n  - org: acme\n    hook: 1\n    events: [pussh]\n"), 0o644)
+	hookTypo := writeFile(t, w.dir, "hook-typo.yaml", []byte("targets:\n  - org: acme\n    hook: \"20000l\"\n"), 0o644)
 
 	cases := []struct {
 		name string
@@ -95,6 +96,10 @@ func TestBadInput(t *testing.T) {
 		{"config event", nil, false, []string{"--config", badEvents}, "config " + badEvents + ": targets[0]: events"},
 		{"missing config", nil, false, []string{"--config", filepath.Join(w.dir, "nope.yaml")}, "--config " + filepath.Join(w.dir, "nope.yaml") + ": no such file"},
 		{"config and flags", nil, false, append([]string{"--config", badEvents}, org...), ""},
+		{"config hook typo", nil, false, []string{"--config", hookTypo}, "config " + hookTypo + `: line 3: hook: "20000l" is not a whole number`},
+		{"event typo", nil, false, append([]string{"--events", "pushh"}, org...), `--events: event "pushh": unknown webhook event "pushh"; did you mean "push"?`},
+		{"action typo", nil, false, append([]string{"--events", "issues.opend"}, org...), `--events: event "issues.opend": GitHub sends no action "opend" with issues; did you mean "issues.opened"?`},
+		{"NaN pace scale", nil, false, append([]string{"--pace-scale", "NaN"}, org...), "--pace-scale NaN"},
 		{"bad since", nil, false, append([]string{"--since", "yesterday"}, org...), `--since: "yesterday": want a duration like 36h or 2d`},
 		{"negative since", nil, false, append([]string{"--since", "-3h"}, org...), `--since: "-3h"`},
 		{"bad output", nil, false, append([]string{"--output", "xml"}, org...), `--output "xml": want text or json`},

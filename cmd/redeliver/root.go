@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -83,6 +84,8 @@ func newRootCmd(f *factory) *cobra.Command {
 		SilenceErrors: true,
 		Version:       version,
 	}
+	// -v is --verbose on every command; the version is --version alone.
+	root.PersistentFlags().BoolVarP(&f.Verbose, "verbose", "v", false, "log every step to stderr")
 	root.AddCommand(
 		newRunCmd(f),
 		newDeliveriesCmd(f),
@@ -114,11 +117,20 @@ func execute(ctx context.Context, args []string, ios *streams) int {
 		}
 		code = ee.code
 	default:
-		fmt.Fprintln(ios.err, "redeliver:", printable(redactURLs(err.Error())))
 		var re *redeliver.Error
 		if !errors.As(err, &re) {
-			return exitInvalid // cobra's own complaints: unknown command, bad arguments
+			// cobra's own complaints (unknown command, bad arguments) span
+			// lines ("Did you mean …"): each line is kept printable.
+			for i, line := range strings.Split(strings.TrimRight(err.Error(), "\n"), "\n") {
+				line = printable(strings.ReplaceAll(line, "\t", "    "))
+				if i == 0 {
+					line = "redeliver: " + line
+				}
+				fmt.Fprintln(ios.err, line)
+			}
+			return exitInvalid
 		}
+		fmt.Fprintln(ios.err, "redeliver:", printable(redactURLs(err.Error())))
 		code = exitCode(err)
 	}
 	if sig := interruption(ctx); sig != 0 {

@@ -23,6 +23,7 @@ type runOptions struct {
 	Settings func() (*config.Settings, error)
 	GitHub   gitHubFunc
 	State    stateFunc
+	Logger   func() *slog.Logger
 
 	flags       config.Flags
 	dryRun      bool
@@ -39,12 +40,11 @@ type runOptions struct {
 	concurrency              int
 	timeout                  time.Duration
 	lockWait                 time.Duration
-	verbose                  bool
 	noProbe                  bool
 }
 
 func newRunCmd(f *factory) *cobra.Command {
-	o := &runOptions{IO: f.IO, GitHub: connect, State: openState}
+	o := &runOptions{IO: f.IO, GitHub: connect, State: openState, Logger: f.logger}
 	o.Settings = f.settings(&o.flags)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -82,7 +82,6 @@ LAST_REDELIVERY_VARIABLE_NAME, WORKFLOW_REPO_OWNER/WORKFLOW_REPO_NAME).`,
 	fs.IntVar(&o.concurrency, "concurrency", 1, "redelivery requests in flight at once (GitHub's advice is 1)")
 	fs.DurationVar(&o.timeout, "timeout", 0, "stop asking after this long; what is left waits for the next run (0: no limit)")
 	fs.DurationVar(&o.lockWait, "lock-wait", time.Minute, "how long to wait for another run holding the state")
-	fs.BoolVarP(&o.verbose, "verbose", "v", false, "log every step to stderr")
 	fs.BoolVar(&o.noProbe, "no-probe", false, "do not check during long runs whether the receiver takes the redeliveries")
 	return cmd
 }
@@ -159,7 +158,7 @@ func (o *runOptions) prepare(ctx context.Context) (_ *runSession, err error) {
 	for _, w := range s.Warnings {
 		fmt.Fprintln(o.IO.err, "warning:", w)
 	}
-	sess := &runSession{o: o, s: s, log: newLogger(o.IO.err, o.verbose)}
+	sess := &runSession{o: o, s: s, log: o.Logger()}
 	defer func() {
 		if err != nil {
 			sess.close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"io"
 	"slices"
 	"text/tabwriter"
@@ -23,6 +24,7 @@ type statusOptions struct {
 	Settings func() (*config.Settings, error)
 	GitHub   gitHubFunc
 	State    stateFunc
+	Logger   func() *slog.Logger
 
 	flags  config.Flags
 	output string
@@ -36,7 +38,7 @@ type targetStatus struct {
 }
 
 func newStatusCmd(f *factory) *cobra.Command {
-	o := &statusOptions{IO: f.IO, GitHub: connect, State: openState}
+	o := &statusOptions{IO: f.IO, GitHub: connect, State: openState, Logger: f.logger}
 	o.Settings = f.stateSettings(&o.flags)
 	cmd := &cobra.Command{
 		Use:   "status",
@@ -65,7 +67,7 @@ func runStatus(ctx context.Context, o *statusOptions) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(o.IO.err, false)
+	log := o.Logger()
 	var gh *githubClient
 	if s.State.Kind == config.StateActionsVariable {
 		// The variable is read through the API.
