@@ -3,7 +3,10 @@
 // repository and GitHub App hooks (list, get, redeliver), hook listings,
 // repository Actions variables, GitHub App authentication (JWT, installation
 // tokens) and rate limits, both as github.com serves them (at the root) and as
-// GitHub Enterprise Server does (under /api/v3).
+// GitHub Enterprise Server does (under /api/v3). It is public on purpose: a
+// test server other projects may import for their own webhook and
+// redelivery tests. Its exported API is kept stable within a major version
+// of this module (it only grows); what it emulates follows GitHub.
 //
 // It exists so that tests, benchmarks and the demo can run the tool, go-github
 // and the docs' octokit script against something that behaves like GitHub
