@@ -27,6 +27,7 @@ type deliveriesOptions struct {
 	flags  config.Flags
 	output string
 	limit  int
+	export exportFlags
 }
 
 // eventView is one guid of one target as `deliveries` shows it.
@@ -65,8 +66,9 @@ GitHub for nothing but the listing and writes nothing.`,
 	addTargetFlags(fs, &o.flags)
 	addStateFlag(fs, &o.flags)
 	fs.StringVar(&o.flags.Since, "since", "24h", "how far back to list: a duration (36h, 2d) or a time")
-	fs.StringVarP(&o.output, "output", "o", "", "output format: table or json (default: table on a terminal, json otherwise)")
+	fs.StringVarP(&o.output, "output", "o", "", "output format: text (a table) or json (default: text on a terminal, json otherwise)")
 	fs.IntVar(&o.limit, "limit", 0, "show at most this many events, newest first (0: all)")
+	addExportFlags(fs, &o.export)
 	return cmd
 }
 
@@ -85,7 +87,10 @@ func runDeliveries(ctx context.Context, o *deliveriesOptions) error {
 	if o.limit > 0 && len(views) > o.limit {
 		views = views[:o.limit]
 	}
-	if o.output == "json" {
+	switch {
+	case o.export.enabled():
+		return o.export.write(o.IO, views)
+	case o.output == "json":
 		enc := json.NewEncoder(o.IO.out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(map[string]any{"target": t.Key(), "since": cutoff, "events": views})
@@ -98,11 +103,17 @@ func (o *deliveriesOptions) check() error {
 	if o.output == "" {
 		o.output = "json"
 		if o.IO.outTTY {
-			o.output = "table"
+			o.output = "text"
 		}
 	}
-	if o.output != "table" && o.output != "json" {
-		return redeliver.Errorf(redeliver.EInvalid, "--output %q: want table or json", o.output)
+	if o.output == "table" {
+		o.output = "text" // the older spelling
+	}
+	if o.output != "text" && o.output != "json" {
+		return redeliver.Errorf(redeliver.EInvalid, "--output %q: want text or json", o.output)
+	}
+	if err := o.export.check(jsonFields(eventView{Action: "x", Ledger: "x", LedgerAsked: 1})); err != nil {
+		return err
 	}
 	if o.limit < 0 {
 		return redeliver.Errorf(redeliver.EInvalid, "--limit %d: must not be negative", o.limit)

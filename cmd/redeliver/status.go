@@ -28,6 +28,7 @@ type statusOptions struct {
 
 	flags  config.Flags
 	output string
+	export exportFlags
 }
 
 // targetStatus is what the state knows of one target.
@@ -56,12 +57,16 @@ exhausted and expired.`,
 	addConnFlags(fs, &o.flags)
 	fs.StringVar(&o.flags.Config, "config", "", "YAML file whose state: key names the state")
 	fs.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	addExportFlags(fs, &o.export)
 	return cmd
 }
 
 func runStatus(ctx context.Context, o *statusOptions) error {
 	if o.output != "text" && o.output != "json" {
 		return redeliver.Errorf(redeliver.EInvalid, "--output %q: want text or json", o.output)
+	}
+	if err := o.export.check(jsonFields(targetStatus{})); err != nil {
+		return err
 	}
 	s, err := o.Settings()
 	if err != nil {
@@ -83,6 +88,9 @@ func runStatus(ctx context.Context, o *statusOptions) error {
 	out, err := readStatus(ctx, st)
 	if err != nil {
 		return err
+	}
+	if o.export.enabled() {
+		return o.export.write(o.IO, out)
 	}
 	if o.output == "json" {
 		enc := json.NewEncoder(o.IO.out)
