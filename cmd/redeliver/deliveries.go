@@ -56,6 +56,8 @@ func newDeliveriesCmd(f *factory) *cobra.Command {
 default), groups them by event (guid), and shows each event's outcome, its
 attempts and redeliveries, and what the state's ledger knows of it. It asks
 GitHub for nothing but the listing and writes nothing.`,
+		Example: `  redeliver deliveries --org acme --hook 123456 --since 6h
+  redeliver deliveries --repo acme/api --hook 1 --json guid,outcome --jq '.[] | select(.outcome == "failed") | .guid'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDeliveries(cmd.Context(), o)

@@ -28,6 +28,8 @@ on 127.0.0.1. The receiver is down while GitHub sends some events (connection
 refused), then answers 503 for a while, then comes back. demo then runs the
 engine against the emulator with a temporary SQLite state and shows what
 failed, what was redelivered, and that every event reached the receiver.`,
+		Example: `  redeliver demo
+  redeliver demo --keep-state`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDemo(cmd.Context(), f.IO, keep)

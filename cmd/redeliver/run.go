@@ -57,6 +57,10 @@ with growing spacing, then reports it exhausted.
 With no flags it reads the environment of GitHub's docs scripts (TOKEN,
 ORGANIZATION_NAME or REPO_OWNER/REPO_NAME, HOOK_ID, APP_ID/PRIVATE_KEY,
 LAST_REDELIVERY_VARIABLE_NAME, WORKFLOW_REPO_OWNER/WORKFLOW_REPO_NAME).`,
+		Example: `  redeliver run --org acme --hook 123456
+  redeliver run --repo acme/api --dry-run
+  redeliver run --config redeliver.yaml --output json --report report.json
+  redeliver run --app --app-id 12345 --private-key-file app.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.perMinuteSet, o.perHourSet = cmd.Flags().Changed("per-minute"), cmd.Flags().Changed("per-hour")

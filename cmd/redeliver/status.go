@@ -47,6 +47,9 @@ func newStatusCmd(f *factory) *cobra.Command {
 		Long: `status reads the state (never writes it) and prints, per target, the
 checkpoint and how many events are failed (waiting), pending, recovered,
 exhausted and expired.`,
+		Example: `  redeliver status
+  redeliver status --state actions:acme/ops/LAST_REDELIVERY
+  redeliver status --json target,checkpoint --template '{{range .}}{{.target}} {{timeago .checkpoint}}{{"\\n"}}{{end}}'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runStatus(cmd.Context(), o)
