@@ -49,7 +49,7 @@ checkpoint and how many events are failed (waiting), pending, recovered,
 exhausted and expired.`,
 		Example: `  redeliver status
   redeliver status --state actions:acme/ops/LAST_REDELIVERY
-  redeliver status --json target,checkpoint --template '{{range .}}{{.target}} {{timeago .checkpoint}}{{"\\n"}}{{end}}'`,
+  redeliver status --json target,checkpoint --template '{{range .}}{{.target}} {{timeago .checkpoint}}{{"\n"}}{{end}}'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runStatus(cmd.Context(), o)
