@@ -116,6 +116,7 @@ type Store struct {
 	ledgerName string // ledger variable
 	now        func() time.Time
 	log        *slog.Logger
+	explain    func(err error, what, notFound string) error
 	limit      int
 
 	mu           sync.Mutex
@@ -139,6 +140,15 @@ type Option func(*Store)
 
 // WithClock sets the clock that times automatic flushes (default time.Now).
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// WithErrors sets how a failed API call becomes a coded error: explain
+// gets the call's error, what it was doing, and the message for a 404.
+// The command passes the GitHub adapter's mapping (githubapi's
+// Client.Explain), so a refusal, a missing scope or a rate limit reads the
+// same here as on every other call.
+func WithErrors(explain func(err error, what, notFound string) error) Option {
+	return func(s *Store) { s.explain = explain }
+}
 
 // WithLogger sets where the store reports dropped entries (default: nowhere).
 func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
@@ -647,8 +657,14 @@ func status(resp *github.Response, err error) int {
 	return 0
 }
 
-// apiError gives an API failure its code and names what it was about.
+// apiError gives an API failure its code and names what it was about:
+// by the GitHub adapter's mapping when WithErrors gave it, else by the
+// small fallback below (for a Store used without that adapter).
 func (s *Store) apiError(err error, resp *github.Response, doing, what string) error {
+	if s.explain != nil {
+		where := fmt.Sprintf("actionsvar: %s %s in %s/%s", doing, what, s.owner, s.repo)
+		return s.explain(err, where, where+": no such repository, or the token cannot see it")
+	}
 	var (
 		rl *github.RateLimitError
 		ab *github.AbuseRateLimitError

@@ -311,6 +311,14 @@ func netCause(err error) error {
 	return err
 }
 
+// Explain maps an error of a call made through REST() — go-github's
+// errors, rate limits, network failures — to a *redeliver.Error the way
+// every call of this package is mapped. what names the call; notFound is
+// the message for a 404.
+func (c *Client) Explain(err error, what, notFound string) error {
+	return c.fail(c.token, err, what, notFound)
+}
+
 // decodeError marks an answer with a 2xx status whose body go-github could
 // not decode.
 type decodeError struct{ err error }

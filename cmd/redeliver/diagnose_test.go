@@ -159,3 +159,19 @@ func TestURLSecretsRedacted(t *testing.T) {
 		}
 	}
 }
+
+// TestActionsStateErrorsMappedAlike: the Actions-variable state's API
+// errors read like every other call's: a token without the scope the
+// variables need is exit 3 naming the scope.
+func TestActionsStateErrorsMappedAlike(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, ghfake.Options{})
+	const hooksOnly = "ghp_HOOKSONLYhooksonly0123456789abcdefABCD"
+	w.srv.AddToken(ghfake.Token{Value: hooksOnly, Scopes: []string{"admin:org_hook"}, All: true})
+	r := runIn(t, w.env("GH_TOKEN", hooksOnly), "run", "--api-url", w.api, "--rate", "0",
+		"--org", "acme", "--hook", fmt.Sprint(w.orgHook), "--state", "actions:acme/ops/CP")
+	wantCode(t, r, 3)
+	if !strings.Contains(r.stderr, "actionsvar:") || !strings.Contains(r.stderr, "lacks the scope") || !strings.Contains(r.stderr, "admin:org_hook") {
+		t.Errorf("want the variables call named with the missing scope:\n%s", r)
+	}
+}

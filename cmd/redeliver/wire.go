@@ -37,7 +37,7 @@ func openState(ctx context.Context, s *config.Settings, gh *githubClient, log *s
 			return nil, redeliver.Errorf(redeliver.EInvalid, "the Actions variable %s needs a token", s.State.Variable)
 		}
 		st, err := actionsvar.New(ctx, gh.REST(), s.State.Owner, s.State.Repo, s.State.Variable,
-			actionsvar.WithLogger(log))
+			actionsvar.WithLogger(log), actionsvar.WithErrors(gh.Explain))
 		if err != nil {
 			return nil, err
 		}
