@@ -63,6 +63,24 @@ func TestBadTokenJSONReport(t *testing.T) {
 	}
 }
 
+// TestInvalidInputJSONReport: with --output json even a refused flag gets
+// its report (exit_code 2, error_code invalid) and nothing else is written.
+func TestInvalidInputJSONReport(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, ghfake.Options{})
+	report := filepath.Join(w.dir, "report.json")
+	for _, args := range [][]string{{"--rate", "NaN"}, {"--events", "pushh"}} {
+		r := w.run(w.args("run", append([]string{"--org", "acme", "--hook", "1", "--output", "json", "--report", report}, args...)...)...)
+		wantCode(t, r, 2)
+		if res := decodeResult(t, r.stdout); res.ExitCode != 2 || res.ErrorCode != "invalid" || !strings.Contains(res.Error, args[0]) {
+			t.Errorf("%v: report %+v", args, res)
+		}
+		if exists(report) || exists(w.state) || w.srv.TotalRequests() != 0 {
+			t.Errorf("%v: something was written or sent", args)
+		}
+	}
+}
+
 // TestMissingScope: GitHub hides a hook from a classic token without the
 // hook scope behind a 404, but says in its headers which scope it wanted:
 // exit 3, naming the scope wanted and the scopes the token has.

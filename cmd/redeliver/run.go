@@ -126,7 +126,10 @@ func (o *runOptions) check() error {
 
 func runRun(ctx context.Context, o *runOptions) error {
 	if err := o.check(); err != nil {
-		return err // the output format itself may be what is wrong
+		if o.output != "json" {
+			return err // the output format itself may be what is wrong
+		}
+		return o.finish(ctx, o.failed(err), err)
 	}
 	sess, err := o.prepare(ctx)
 	if err != nil {
