@@ -19,7 +19,7 @@ api_base="${REDELIVER_API_BASE:-https://api.github.com}"
 dest_dir="${RUNNER_TEMP:?RUNNER_TEMP is not set}"
 
 say() { echo "redeliver install: $*" >&2; }
-fail() { echo "::error title=redeliver install::$*" >&2; exit 1; }
+fail() { echo "::error title=redeliver install::$*"; exit 1; }
 build_from_source() {
   say "$1; building from source instead"
   echo "build=true" >> "${GITHUB_OUTPUT:?GITHUB_OUTPUT is not set}"
@@ -58,9 +58,9 @@ newest_release() {
   local prefix="$1" status
   status="$(fetch "$api_base/repos/$repo/releases?per_page=100" "$work/releases.json")"
   [ "$status" = 200 ] || return 0
-  grep -o '"tag_name" *: *"[^"]*"' "$work/releases.json" |
+  { grep -o '"tag_name" *: *"[^"]*"' "$work/releases.json" || true; } |
     sed 's/.*"\([^"]*\)"$/\1/' |
-    grep -E '^v[0-9]+\.[0-9]+\.[0-9]+$' |
+    { grep -E '^v[0-9]+\.[0-9]+\.[0-9]+$' || true; } |
     { if [ "$prefix" = v ]; then cat; else grep -E "^${prefix//./\\.}\." || true; fi; } |
     sed 's/^v//' | sort -t. -k1,1n -k2,2n -k3,3n | tail -n 1 | sed 's/^/v/'
 }

@@ -327,6 +327,14 @@ func TestInstallFallsBackToBuild(t *testing.T) {
 		})
 	}
 
+	t.Run("no releases at all", func(t *testing.T) {
+		t.Parallel()
+		o := install(t, newFakeGitHub(t), runner{os: "Linux", arch: "X64", ref: "v1"})
+		if o.code != 0 || o.outputs["build"] != "true" || o.installed != "" {
+			t.Errorf("exit %d, outputs %v, installed %q:\n%s", o.code, o.outputs, o.installed, o.stderr)
+		}
+	})
+
 	for _, c := range []struct{ version, want string }{
 		{"9.9.9", "release v9.9.9 of " + repo + " has no checksums.txt"},
 		{"banana", "version input 'banana' is not a release version"},

@@ -116,6 +116,7 @@ type Store struct {
 	ledgerName string // ledger variable
 	now        func() time.Time
 	log        *slog.Logger
+	explain    func(err error, what, notFound string) error
 	limit      int
 
 	mu           sync.Mutex
@@ -140,6 +141,15 @@ type Option func(*Store)
 // WithClock sets the clock that times automatic flushes (default time.Now).
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
 
+// WithErrors sets how a failed API call becomes a coded error: explain
+// gets the call's error, what it was doing, and the message for a 404.
+// The command passes the GitHub adapter's mapping (githubapi's
+// Client.Explain), so a refusal, a missing scope or a rate limit reads the
+// same here as on every other call.
+func WithErrors(explain func(err error, what, notFound string) error) Option {
+	return func(s *Store) { s.explain = explain }
+}
+
 // WithLogger sets where the store reports dropped entries (default: nowhere).
 func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 
@@ -152,7 +162,7 @@ func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 // when the repository cannot be seen, ERateLimited, EInternal.
 func New(ctx context.Context, client *github.Client, owner, repo, name string, opts ...Option) (*Store, error) {
 	if err := ValidateName(name); err != nil {
-		return nil, err
+		return nil, redeliver.Wrap(redeliver.EInvalid, err, "actionsvar")
 	}
 	for _, f := range []struct{ what, v string }{{"owner", owner}, {"repository", repo}} {
 		if f.v == "" || strings.ContainsAny(f.v, "/?#% \t\r\n") {
@@ -246,7 +256,7 @@ func (s *Store) readLedger(v string) (string, []redeliver.LedgerEntry, error) {
 // GITHUB_ (in any case). The error is EInvalid and names the variable.
 func ValidateName(name string) error {
 	bad := func(why string) error {
-		return redeliver.Errorf(redeliver.EInvalid, "actionsvar: variable name %s: %s", quote(name), why)
+		return redeliver.Errorf(redeliver.EInvalid, "variable name %s: %s", quote(name), why)
 	}
 	if name == "" {
 		return bad("empty")
@@ -254,7 +264,7 @@ func ValidateName(name string) error {
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		if !(c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
-			return bad("only letters, digits and '_' are allowed")
+			return bad("only letters, digits and '_' are allowed, and it starts with neither a digit nor GITHUB_")
 		}
 	}
 	if '0' <= name[0] && name[0] <= '9' {
@@ -330,7 +340,9 @@ func (s *Store) Checkpoint(ctx context.Context, key string) (redeliver.Checkpoin
 	if err := s.use(key); err != nil {
 		return redeliver.Checkpoint{}, false, err
 	}
-	if !s.cpExists {
+	if !s.cpExists || s.cpTime.UnixMilli() == 0 {
+		// "0" is how a variable made by hand for the docs script says
+		// "never run": a first run, not a checkpoint in 1970.
 		return redeliver.Checkpoint{}, false, nil
 	}
 	return redeliver.Checkpoint{Time: s.cpTime}, true, nil
@@ -645,8 +657,14 @@ func status(resp *github.Response, err error) int {
 	return 0
 }
 
-// apiError gives an API failure its code and names what it was about.
+// apiError gives an API failure its code and names what it was about:
+// by the GitHub adapter's mapping when WithErrors gave it, else by the
+// small fallback below (for a Store used without that adapter).
 func (s *Store) apiError(err error, resp *github.Response, doing, what string) error {
+	if s.explain != nil {
+		where := fmt.Sprintf("actionsvar: %s %s in %s/%s", doing, what, s.owner, s.repo)
+		return s.explain(err, where, where+": no such repository, or the token cannot see it")
+	}
 	var (
 		rl *github.RateLimitError
 		ab *github.AbuseRateLimitError

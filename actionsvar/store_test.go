@@ -167,6 +167,25 @@ func TestDocsScriptCheckpoint(t *testing.T) {
 	}
 }
 
+// TestZeroCheckpointIsAFirstRun: "0", set by hand for the docs script,
+// means "never run"; it reads as no checkpoint (a first run looks back its
+// usual window), not as 1970, and the first checkpoint replaces it.
+func TestZeroCheckpointIsAFirstRun(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t)
+	f.srv.SetVariable(owner, repo, varName, "0")
+	s := f.open(t)
+	if cp, ok, err := s.Checkpoint(ctx, key); err != nil || ok {
+		t.Fatalf("Checkpoint = %+v, %v, %v; want none", cp, ok, err)
+	}
+	if err := s.SetCheckpoint(ctx, key, redeliver.Checkpoint{Time: time.UnixMilli(1764252000000)}); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := f.srv.Variable(owner, repo, varName); v != "1764252000000" {
+		t.Errorf("checkpoint = %q, want 1764252000000", v)
+	}
+}
+
 func TestGarbageCheckpointRejected(t *testing.T) {
 	for _, v := range []string{"abc", "", "1.5e12", "-5", "  ", "1764230400000ms",
 		"253402300800000", strings.Repeat("x", 100)} {

@@ -1,14 +1,15 @@
 package config
 
 import (
-	"net"
 	"net/url"
 	"os"
 	"strings"
+
+	"github.com/redeliver/redeliver/githubapi"
 )
 
 // DotComAPI is the REST base URL of github.com.
-const DotComAPI = "https://api.github.com/"
+const DotComAPI = githubapi.DefaultBaseURL
 
 // machineHostname is the machine's own name; a variable so tests can set it.
 var machineHostname = os.Hostname
@@ -96,47 +97,19 @@ func hostURL(h, from string) (string, error) {
 		return DotComAPI, nil
 	}
 	if h == "" || strings.ContainsAny(h, "/?#@ \t") {
-		return "", errf("%s=%q: want a host name like ghe.example.com", from, truncate(hideUserinfo(h)))
+		return "", errf("%s=%q: want a host name like ghe.example.com", from, truncate(githubapi.RedactURL(h)))
 	}
 	return "https://" + h + "/api/v3/", nil
 }
 
-// NormalizeAPIURL checks a REST base URL and gives it a trailing slash.
-// Plain http is allowed only to loopback: a token must not cross a network
-// in clear text.
+// NormalizeAPIURL checks a REST base URL and gives it a trailing slash,
+// by the GitHub adapter's rule; from names where the URL came from.
 func NormalizeAPIURL(raw, from string) (string, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil || u.Hostname() == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return "", errf("%s=%q: want an absolute http(s) URL like https://ghe.example.com/api/v3", from, truncate(hideUserinfo(raw)))
+	u, err := githubapi.NormalizeBaseURL(raw)
+	if err != nil {
+		return "", errf("%s=%q: %v", from, truncate(githubapi.RedactURL(strings.TrimSpace(raw))), err)
 	}
-	if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		return "", errf("%s=%q: the API URL must not carry credentials, a query or a fragment", from, truncate(hideUserinfo(raw)))
-	}
-	if u.Scheme == "http" && !IsLoopback(u.Hostname()) {
-		return "", errf("%s=%q: plain http is only allowed to this machine (loopback); use https", from, truncate(raw))
-	}
-	if p := u.EscapedPath(); !strings.HasSuffix(p, "/") {
-		u.Path, u.RawPath = u.Path+"/", p+"/"
-	}
-	return u.String(), nil
-}
-
-// hideUserinfo keeps a URL fit to show in a message: whatever comes before
-// its last '@' may be a password or a token.
-func hideUserinfo(s string) string {
-	if i := strings.LastIndex(s, "@"); i >= 0 {
-		return "***" + s[i:]
-	}
-	return s
-}
-
-// IsLoopback reports whether host is this machine.
-func IsLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return u, nil
 }
 
 // IsGHES reports whether a base URL is a GitHub Enterprise Server's, whose

@@ -91,25 +91,17 @@ func Resolve(f Flags, env Getenv, readFile func(string) ([]byte, error)) (*Setti
 		readFile = readFileCapped
 	}
 	s := &Settings{Policy: redeliver.DefaultPolicy()}
-
-	var file *File
-	if f.Config != "" {
-		data, err := readFile(f.Config)
-		if err != nil {
-			return nil, redeliver.Errorf(redeliver.EInvalid, "--config %s: %v", f.Config, unwrapPathErr(err))
-		}
-		if file, err = ParseFile(data, f.Config); err != nil {
-			return nil, err
-		}
-	}
-
-	if err := resolveAPI(s, f, file, env); err != nil {
+	file, err := readConfig(f, readFile)
+	if err != nil {
 		return nil, err
 	}
-	if err := resolveCredentials(s, f, env, readFile); err != nil {
+	if err = resolveAPI(s, f, file, env); err != nil {
 		return nil, err
 	}
-	if err := resolvePolicy(s, f, file, env); err != nil {
+	if err = resolveCredentials(s, f, env, readFile); err != nil {
+		return nil, err
+	}
+	if err = resolvePolicy(s, f, file, env); err != nil {
 		return nil, err
 	}
 	if err := resolveTargets(s, f, file, env); err != nil {
@@ -126,10 +118,61 @@ func Resolve(f Flags, env Getenv, readFile func(string) ([]byte, error)) (*Setti
 			return nil, redeliver.Errorf(redeliver.EInvalid, "no credentials for %s: set GITHUB_TOKEN, GH_TOKEN or TOKEN, or --token-file, or a GitHub App (--app-id and --private-key-file)", t.describe())
 		}
 	}
-	if s.State.Kind == StateActionsVariable && s.Token == "" {
-		return nil, redeliver.Errorf(redeliver.EInvalid, "the Actions variable %s needs a token: set TOKEN (or GITHUB_TOKEN, GH_TOKEN, --token-file)", s.State.Variable)
+	if err := needToken(s); err != nil {
+		return nil, err
 	}
 	return s, nil
+}
+
+// ResolveState resolves only what reading the state needs: where it is
+// and, when it is an Actions variable, how to reach GitHub and the token.
+// Targets and policy are not asked for (`status` has none of its own).
+func ResolveState(f Flags, env Getenv, readFile func(string) ([]byte, error)) (*Settings, error) {
+	if readFile == nil {
+		readFile = os.ReadFile
+	}
+	s := &Settings{Policy: redeliver.DefaultPolicy()}
+	file, err := readConfig(f, readFile)
+	if err != nil {
+		return nil, err
+	}
+	if err := resolveState(s, f, file, env); err != nil {
+		return nil, err
+	}
+	if s.State.Kind != StateActionsVariable {
+		return s, nil
+	}
+	if err := resolveAPI(s, f, file, env); err != nil {
+		return nil, err
+	}
+	if err := resolveCredentials(s, f, env, readFile); err != nil {
+		return nil, err
+	}
+	if err := needToken(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// readConfig reads and checks --config, if given.
+func readConfig(f Flags, readFile func(string) ([]byte, error)) (*File, error) {
+	if f.Config == "" {
+		return nil, nil
+	}
+	data, err := readFile(f.Config)
+	if err != nil {
+		return nil, redeliver.Errorf(redeliver.EInvalid, "--config %s: %v", f.Config, unwrapPathErr(err))
+	}
+	return ParseFile(data, f.Config)
+}
+
+// needToken refuses an Actions-variable state without a token: the
+// variables API takes no App JWT.
+func needToken(s *Settings) error {
+	if s.State.Kind == StateActionsVariable && s.Token == "" {
+		return redeliver.Errorf(redeliver.EInvalid, "the Actions variable %s needs a token: set TOKEN (or GITHUB_TOKEN, GH_TOKEN, --token-file)", s.State.Variable)
+	}
+	return nil
 }
 
 func (t TargetSpec) describe() string {

@@ -1,12 +1,11 @@
 package config
 
 import (
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/redeliver/redeliver/githubapi"
 )
 
 // resolveCredentials finds the token and the App key. Tokens: --token-file,
@@ -71,33 +70,9 @@ func resolveCredentials(s *Settings, f Flags, env Getenv, readFile func(string) 
 	if err != nil || id <= 0 {
 		return errf("%s=%q: an App id is a positive integer", idFrom, truncate(idText))
 	}
-	if err := checkRSAKey(key); err != nil {
+	if err := githubapi.CheckPrivateKey(key); err != nil {
 		return errf("%s: %v", keyFrom, err)
 	}
 	s.AppID, s.PrivateKey, s.PrivateKeyFrom = id, key, keyFrom
 	return nil
 }
-
-// checkRSAKey makes sure the PEM holds an RSA private key, the only kind
-// GitHub issues for Apps. Its errors never quote the key.
-func checkRSAKey(b []byte) error {
-	block, _ := pem.Decode(b)
-	if block == nil {
-		return errString("not a PEM private key")
-	}
-	if k, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil && k != nil {
-		return nil
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return errString("cannot parse the private key (want an RSA key in PKCS#1 or PKCS#8 PEM)")
-	}
-	if _, ok := k.(*rsa.PrivateKey); !ok {
-		return errString("not an RSA private key")
-	}
-	return nil
-}
-
-type errString string
-
-func (e errString) Error() string { return string(e) }

@@ -90,6 +90,9 @@ func ParseFile(data []byte, name string) (*File, error) {
 		return nil, errf("config %s: %v", name, err)
 	}
 	if err := unmarshalYAML(data, f); err != nil {
+		if msg, ok := yamlValueMessage(err, data); ok {
+			return nil, errf("config %s: %s", name, msg)
+		}
 		return nil, errf("config %s: %s", name, yamlMessage(err))
 	}
 	f.name = name

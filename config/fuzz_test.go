@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/redeliver/redeliver"
+	"github.com/redeliver/redeliver/githubapi"
 )
 
 // The seed corpora of these fuzz targets run in the normal suite. To fuzz:
@@ -336,7 +337,7 @@ func FuzzNormalizeAPIURL(f *testing.F) {
 			t.Errorf("NormalizeAPIURL(%q) = %q: scheme %q", raw, out, u.Scheme)
 		case u.User != nil || u.RawQuery != "" || u.Fragment != "":
 			t.Errorf("NormalizeAPIURL(%q) = %q carries credentials, a query or a fragment", raw, out)
-		case u.Scheme == "http" && !IsLoopback(u.Hostname()):
+		case u.Scheme == "http" && !githubapi.IsLoopback(u.Hostname()):
 			t.Errorf("NormalizeAPIURL(%q) = %q: plain http to %q", raw, out, u.Hostname())
 		case u.Hostname() == "":
 			knownBug(t, "NormalizeAPIURL(%q) = %q has no host name", raw, out)

@@ -83,7 +83,7 @@ func applyOptions(p redeliver.Policy, o PolicyOptions, where string) (redeliver.
 			continue
 		}
 		for _, e := range list.v {
-			if err := redeliver.ValidateEventName(e); err != nil {
+			if err := checkEventFilter(e); err != nil {
 				return p, errf("%s: %v", name(list.key, list.flag), err)
 			}
 		}

@@ -2,8 +2,10 @@ package config
 
 import (
 	"net/url"
-	"regexp"
+	"path/filepath"
 	"strings"
+
+	"github.com/redeliver/redeliver/actionsvar"
 )
 
 // StateKind says where the checkpoints and the ledger live.
@@ -58,14 +60,27 @@ func redactURL(p string) string {
 	return u.String()
 }
 
-var variableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// CheckVariableName applies GitHub's rules for variable names.
+// CheckVariableName applies GitHub's rules for variable names (the
+// Actions-variable store's rule); from names where the name came from.
 func CheckVariableName(name, from string) error {
-	if !variableName.MatchString(name) || strings.HasPrefix(strings.ToUpper(name), "GITHUB_") {
-		return errf("%s=%q: a variable name has only letters, digits and _, and starts with neither a digit nor GITHUB_", from, truncate(name))
+	if err := actionsvar.ValidateName(name); err != nil {
+		return errf("%s: %v", from, err)
 	}
 	return nil
+}
+
+// DefaultStatePath is where the SQLite state lives unless --state says
+// otherwise: $XDG_STATE_HOME/redeliver/state.db, else
+// $HOME/.local/state/redeliver/state.db. It reads env, not the process
+// environment, so tests and callers decide what it sees.
+func DefaultStatePath(env Getenv) (string, error) {
+	if dir := env("XDG_STATE_HOME"); dir != "" && filepath.IsAbs(dir) {
+		return filepath.Join(dir, "redeliver", "state.db"), nil
+	}
+	if home := env("HOME"); home != "" && filepath.IsAbs(home) {
+		return filepath.Join(home, ".local", "state", "redeliver", "state.db"), nil
+	}
+	return "", errf("cannot find a place for the state: neither XDG_STATE_HOME nor HOME is an absolute path; set one, or give --state")
 }
 
 // resolveState reads --state (a path, or actions:OWNER/REPO/NAME), else
@@ -87,7 +102,10 @@ func resolveState(s *Settings, f Flags, file *File, env Getenv) error {
 	}
 	name := env("LAST_REDELIVERY_VARIABLE_NAME")
 	if name == "" {
-		s.State = StateLocation{Kind: StateSQLite, From: "default"}
+		// Without a home the path stays empty; commands that need the
+		// file say so then (status of an Actions variable does not).
+		path, _ := DefaultStatePath(env)
+		s.State = StateLocation{Kind: StateSQLite, Path: path, From: "default"}
 		return nil
 	}
 	if err := CheckVariableName(name, "LAST_REDELIVERY_VARIABLE_NAME"); err != nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/redeliver/redeliver"
+	"github.com/redeliver/redeliver/githubapi"
 )
 
 func TestParseSince(t *testing.T) {
@@ -162,7 +163,7 @@ func TestIsLoopback(t *testing.T) {
 		"ghe.example.com":       false,
 		"::ffff:10.0.0.1":       false,
 	} {
-		if got := IsLoopback(in); got != want {
+		if got := githubapi.IsLoopback(in); got != want {
 			t.Errorf("IsLoopback(%q) = %v, want %v", in, got, want)
 		}
 	}
@@ -292,5 +293,29 @@ func TestParseFile(t *testing.T) {
 				t.Errorf("error %q spans several lines", err)
 			}
 		})
+	}
+}
+
+// TestEventFilterSuggestions: a typo in an event or an action is refused,
+// naming it and the nearest name GitHub uses.
+func TestEventFilterSuggestions(t *testing.T) {
+	for in, want := range map[string]string{
+		"pushh":          `did you mean "push"?`,
+		"Push":           `did you mean "push"?`,
+		"issues.opend":   `did you mean "issues.opened"?`,
+		"pull_requst":    `did you mean "pull_request"?`,
+		"issues.flew":    "its actions: assigned",
+		"xyzzyplugh":     `unknown webhook event "xyzzyplugh"`,
+		"workflow_run.x": "GitHub sends no action",
+	} {
+		_, err := Resolve(Flags{Org: "acme", Hook: "1", Events: []string{in}}, envMap{"GH_TOKEN": "t"}.get, nil)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "--events") {
+			t.Errorf("--events %s: %v; want an error naming --events with %q", in, err, want)
+		}
+	}
+	for _, ok := range []string{"push", "issues.opened", "pull_request.synchronize", "deployment.created", "ping"} {
+		if _, err := Resolve(Flags{Org: "acme", Hook: "1", Events: []string{ok}}, envMap{"GH_TOKEN": "t"}.get, nil); err != nil {
+			t.Errorf("--events %s: %v", ok, err)
+		}
 	}
 }

@@ -5,7 +5,10 @@
 // GitHub App authentication (JWT, installation tokens), rate limits and
 // conditional requests (ETag, 304 not charged to the primary limit), both as
 // github.com serves them (at the root) and as GitHub Enterprise Server does
-// (under /api/v3).
+// (under /api/v3). It is public on purpose: a test server other projects may
+// import for their own webhook and redelivery tests. Its exported API is
+// kept stable within a major version of this module (it only grows); what it
+// emulates follows GitHub.
 //
 // It exists so that tests, benchmarks and the demo can run the tool, go-github
 // and the docs' octokit script against something that behaves like GitHub

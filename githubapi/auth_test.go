@@ -116,8 +116,9 @@ func TestTLS(t *testing.T) {
 
 	untrusting := newTestClient(t, Config{BaseURL: w.srv.URL(), Token: testToken})
 	_, err := untrusting.ListAttempts(ctx, orgTarget(w), "")
-	wantCode(t, err, redeliver.EInvalid)
+	wantCode(t, err, redeliver.EInternal) // a network problem, exit 1
 	wantContains(t, err, "certificate")
+	wantContains(t, err, "--ca-file")
 	if n := w.srv.TotalRequests(); n != 0 {
 		t.Errorf("%d requests reached the emulator over an untrusted connection", n)
 	}

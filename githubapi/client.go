@@ -35,6 +35,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -240,64 +242,65 @@ func (c *Client) REST() *github.Client {
 // BaseURL returns the API root in use, with a trailing slash.
 func (c *Client) BaseURL() string { return c.base.String() }
 
-// parseBaseURL applies the default and checks scheme and host.
+// parseBaseURL applies the default and checks the URL.
 func parseBaseURL(raw string) (*url.URL, error) {
 	if raw == "" {
 		raw = DefaultBaseURL
 	}
-	shown := redactUserinfo(raw)
-	u, err := url.Parse(raw)
+	u, err := checkBaseURL(raw)
 	if err != nil {
-		return nil, redeliver.Errorf(redeliver.EInvalid, "base URL %q does not parse", shown)
-	}
-	shown = u.Redacted()
-	if !u.IsAbs() || u.Host == "" {
-		return nil, redeliver.Errorf(redeliver.EInvalid, "base URL %q: must be absolute, like https://api.github.com/ or https://HOST/api/v3/", shown)
-	}
-	if u.User != nil {
-		return nil, redeliver.Errorf(redeliver.EInvalid, "base URL %q: must not carry credentials; use the token", shown)
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, redeliver.Errorf(redeliver.EInvalid, "base URL %q: must not have a query or fragment", shown)
-	}
-	switch strings.ToLower(u.Scheme) {
-	case "https":
-	case "http":
-		if !isLoopback(u.Hostname()) {
-			return nil, redeliver.Errorf(redeliver.EInvalid, "base URL %q: plain http is only allowed to a loopback host; use https", shown)
-		}
-	default:
-		return nil, redeliver.Errorf(redeliver.EInvalid, "base URL %q: scheme must be https", shown)
-	}
-	u.Scheme = strings.ToLower(u.Scheme)
-	if !strings.HasSuffix(u.Path, "/") {
-		u.Path += "/"
-		if u.RawPath != "" {
-			u.RawPath += "/"
-		}
+		return nil, redeliver.Errorf(redeliver.EInvalid, "base URL %q: %v", RedactURL(strings.TrimSpace(raw)), err)
 	}
 	return u, nil
 }
 
-// redactUserinfo hides "user:pass@" in a URL that did not parse.
-func redactUserinfo(raw string) string {
-	i := strings.Index(raw, "://")
-	if i < 0 {
-		return raw
+// NormalizeBaseURL checks a REST API root — absolute, https (plain http
+// only to a loopback host: a token must not cross a network in clear
+// text), no credentials, query or fragment — and returns it with a
+// trailing slash. Its error says what is wrong without quoting the URL,
+// so the caller can name where it came from (and show it through
+// RedactURL).
+func NormalizeBaseURL(raw string) (string, error) {
+	u, err := checkBaseURL(raw)
+	if err != nil {
+		return "", err
 	}
-	rest := raw[i+3:]
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
-		return raw[:i+3] + "xxxxx@" + rest[at+1:]
-	}
-	return raw
+	return u.String(), nil
 }
 
-// isLoopback reports whether host is localhost or a loopback address.
-func isLoopback(host string) bool {
+// checkBaseURL is NormalizeBaseURL's rule.
+func checkBaseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return nil, errors.New("does not parse as a URL; want one like https://ghe.example.com/api/v3")
+	}
+	if !u.IsAbs() || u.Host == "" || u.Hostname() == "" {
+		return nil, errors.New("must be absolute, like https://api.github.com/ or https://HOST/api/v3/")
+	}
+	if u.User != nil {
+		return nil, errors.New("must not carry credentials; use the token")
+	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.RawFragment != "" {
+		return nil, errors.New("must not have a query or fragment")
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+	case "http":
+		if !IsLoopback(u.Hostname()) {
+			return nil, errors.New("plain http is only allowed to a loopback host; use https")
+		}
+	default:
+		return nil, errors.New("scheme must be https")
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	if p := u.EscapedPath(); !strings.HasSuffix(p, "/") {
+		u.Path, u.RawPath = u.Path+"/", p+"/"
+	}
+	return u, nil
+}
+
+// IsLoopback reports whether host is localhost or a loopback address.
+func IsLoopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}
@@ -326,37 +329,53 @@ func tlsConfig(caFile string) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// parseRSAKey parses a PKCS#1 or PKCS#8 RSA private key. Its errors never
-// quote the key, nor the parser's own message (which might).
+// parseRSAKey parses a PKCS#1 or PKCS#8 RSA private key.
 func parseRSAKey(data []byte) (*rsa.PrivateKey, error) {
+	k, err := rsaKey(data)
+	if err != nil {
+		return nil, redeliver.Errorf(redeliver.EInvalid, "private key: %v", err)
+	}
+	return k, nil
+}
+
+// CheckPrivateKey checks that pem holds what GitHub issues for an App: an
+// unencrypted RSA private key in PKCS#1 or PKCS#8 PEM. Its error says what
+// is wrong and never quotes the key, nor the parser's own message (which
+// might).
+func CheckPrivateKey(pem []byte) error {
+	_, err := rsaKey(pem)
+	return err
+}
+
+func rsaKey(data []byte) (*rsa.PrivateKey, error) {
 	block, _ := pem.Decode(data)
 	if block == nil {
-		return nil, redeliver.Errorf(redeliver.EInvalid, "private key: no PEM block found")
+		return nil, errors.New("no PEM block found")
 	}
 	if _, ok := block.Headers["Proc-Type"]; ok {
-		return nil, redeliver.Errorf(redeliver.EInvalid, "private key: encrypted keys are not supported")
+		return nil, errors.New("encrypted keys are not supported")
 	}
 	switch block.Type {
 	case "RSA PRIVATE KEY":
 		k, err := x509.ParsePKCS1PrivateKey(block.Bytes)
 		if err != nil {
-			return nil, redeliver.Errorf(redeliver.EInvalid, "private key: not a valid PKCS#1 RSA key")
+			return nil, errors.New("not a valid PKCS#1 RSA key")
 		}
 		return k, nil
 	case "PRIVATE KEY":
 		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 		if err != nil {
-			return nil, redeliver.Errorf(redeliver.EInvalid, "private key: not a valid PKCS#8 key")
+			return nil, errors.New("not a valid PKCS#8 key")
 		}
 		rk, ok := k.(*rsa.PrivateKey)
 		if !ok {
-			return nil, redeliver.Errorf(redeliver.EInvalid, "private key: not an RSA key (GitHub Apps use RSA)")
+			return nil, errors.New("not an RSA key (GitHub Apps use RSA)")
 		}
 		return rk, nil
 	case "EC PRIVATE KEY", "OPENSSH PRIVATE KEY", "DSA PRIVATE KEY":
-		return nil, redeliver.Errorf(redeliver.EInvalid, "private key: not an RSA key (PEM type %q)", block.Type)
+		return nil, fmt.Errorf("not an RSA key (PEM type %q)", block.Type)
 	default:
-		return nil, redeliver.Errorf(redeliver.EInvalid, "private key: unexpected PEM type %q, want RSA PRIVATE KEY or PRIVATE KEY", block.Type)
+		return nil, fmt.Errorf("unexpected PEM type %q, want RSA PRIVATE KEY or PRIVATE KEY", block.Type)
 	}
 }
 

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gofri/go-github-ratelimit/v2/github_ratelimit/github_primary_ratelimit"
@@ -183,11 +185,22 @@ func (c *Client) fail(a *api, err error, what, notFound string) error {
 	var er *github.ErrorResponse
 	if errors.As(err, &er) {
 		ae := fromResponse(er.Response, er.Message)
+		lacks := lacking(er)
 		switch s := ae.Status; {
+		case (s == http.StatusForbidden || s == http.StatusTooManyRequests) && limitAnswer(er):
+			// A secondary limit (or a primary one) that outlasted the
+			// retries: the credentials are fine.
+			return redeliver.Wrap(redeliver.ERateLimited, ae, "%s: GitHub rate limit not waited out (%d %s)", what, s, msgOr(ae.Message, http.StatusText(s)))
 		case s == http.StatusUnauthorized:
 			return redeliver.Wrap(redeliver.EAuth, ae, "%s with %s: GitHub refused the credentials (401 %s)", what, who, msgOr(ae.Message, "Bad credentials"))
+		case s == http.StatusForbidden && lacks != "":
+			return redeliver.Wrap(redeliver.EAuth, ae, "%s: GitHub denied %s (403 %s): %s", what, who, msgOr(ae.Message, "Forbidden"), lacks)
 		case s == http.StatusForbidden:
 			return redeliver.Wrap(redeliver.EAuth, ae, "%s: GitHub denied %s (403 %s); it lacks a permission or scope", what, who, msgOr(ae.Message, "Forbidden"))
+		case s == http.StatusNotFound && lacks != "":
+			// GitHub hides what a token may not administer behind a 404;
+			// its scope headers tell the two apart.
+			return redeliver.Wrap(redeliver.EAuth, ae, "%s: GitHub answered 404 because %s %s", what, who, lacks)
 		case s == http.StatusNotFound:
 			return redeliver.Wrap(redeliver.ENotFound, ae, "%s", notFound)
 		case s == http.StatusTooManyRequests:
@@ -206,10 +219,104 @@ func (c *Client) fail(a *api, err error, what, notFound string) error {
 	if errors.As(err, &dec) || errors.As(err, &syn) || errors.As(err, &typ) || errors.As(err, &tpe) {
 		return redeliver.Wrap(redeliver.EInternal, err, "%s: GitHub answered nonsense", what)
 	}
+	if unreachable(err) {
+		// Not "what": it may name a credential, and none was tried.
+		return redeliver.Wrap(redeliver.EInternal, netCause(err), "cannot reach GitHub at %s, so nothing was sent: check the API URL (--api-url, GITHUB_API_URL or --hostname) and the network or proxy", c.base.Host)
+	}
 	if certError(err) {
-		return redeliver.Wrap(redeliver.EInvalid, err, "%s: GitHub's TLS certificate is not trusted (for a GHES with a private CA, give its CA file)", what)
+		return redeliver.Wrap(redeliver.EInternal, err, "%s: the TLS certificate of %s is not trusted (for a GHES with a private CA, give its CA certificate with --ca-file, or ca_file in the config file)", what, c.base.Host)
 	}
 	return redeliver.Wrap(redeliver.EInternal, err, "%s", what)
+}
+
+// limitAnswer tells a rate-limit answer from a refusal: a Retry-After, an
+// exhausted quota, or GitHub's secondary-limit message or documentation.
+func limitAnswer(er *github.ErrorResponse) bool {
+	if er.Response != nil {
+		h := er.Response.Header
+		if h.Get(hdrRetryAfter) != "" || h.Get(hdrRemaining) == "0" {
+			return true
+		}
+	}
+	return strings.Contains(strings.ToLower(er.Message), "secondary rate limit") ||
+		strings.Contains(er.DocumentationURL, "rate-limit")
+}
+
+// lacking names what the credentials lack, from GitHub's headers: a
+// classic token's scopes (X-OAuth-Scopes against X-Accepted-OAuth-Scopes)
+// or a fine-grained token's or App's permission
+// (X-Accepted-GitHub-Permissions). "" when the headers show nothing
+// missing.
+func lacking(er *github.ErrorResponse) string {
+	if er.Response == nil {
+		return ""
+	}
+	h := er.Response.Header
+	if perm := strings.TrimSpace(h.Get("X-Accepted-GitHub-Permissions")); perm != "" && er.Response.StatusCode == http.StatusForbidden {
+		return "lacks the permission " + perm + " (a fine-grained token or App needs it granted)"
+	}
+	accepted := scopeList(h.Get("X-Accepted-OAuth-Scopes"))
+	if len(accepted) == 0 || len(h.Values("X-OAuth-Scopes")) == 0 {
+		return "" // not a classic token, or GitHub named no scope
+	}
+	have := scopeList(h.Get("X-OAuth-Scopes"))
+	for _, a := range accepted {
+		for _, g := range have {
+			if a == g {
+				return "" // the scope is there: not a scope problem
+			}
+		}
+	}
+	has := "no scope"
+	if len(have) > 0 {
+		has = strings.Join(have, ", ")
+	}
+	return "lacks the scope " + strings.Join(accepted, " or ") + " (it has " + has + ")"
+}
+
+func scopeList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// maxUnreachableTries bounds the tries of a request whose connection
+// could not be made (refused, no such host): such a host rarely comes back
+// within seconds, and a wrong --api-url must fail fast.
+const maxUnreachableTries = 2
+
+// unreachable reports a request that never reached a server: the
+// connection was refused or the host name does not resolve.
+func unreachable(err error) bool {
+	var dns *net.DNSError
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) ||
+		errors.Is(err, syscall.ENETUNREACH) || errors.As(err, &dns)
+}
+
+// netCause is the network failure at the bottom of err, without the
+// URL that net/http puts around it (the route is named already).
+func netCause(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return op
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return dns
+	}
+	return err
+}
+
+// Explain maps an error of a call made through REST() — go-github's
+// errors, rate limits, network failures — to a *redeliver.Error the way
+// every call of this package is mapped. what names the call; notFound is
+// the message for a 404.
+func (c *Client) Explain(err error, what, notFound string) error {
+	return c.fail(c.token, err, what, notFound)
 }
 
 // decodeError marks an answer with a 2xx status whose body go-github could

@@ -439,6 +439,9 @@ func (t *retryRT) RoundTrip(req *http.Request) (*http.Response, error) {
 			r.Body = body
 		}
 		resp, err := t.next.RoundTrip(r)
+		if err != nil && tries >= maxUnreachableTries && unreachable(err) {
+			return nil, backoff.Permanent(err)
+		}
 		if err != nil {
 			return nil, t.onError(ctx, r, err)
 		}

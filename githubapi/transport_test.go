@@ -88,7 +88,7 @@ func TestRetries(t *testing.T) {
 			t.Errorf("POST sent %d times, want 1", n)
 		}
 	})
-	t.Run("POST retried when the connection is refused", func(t *testing.T) {
+	t.Run("POST retried once when the connection is refused", func(t *testing.T) {
 		t.Parallel()
 		// A port nobody listens on: the request provably never left.
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -105,9 +105,12 @@ func TestRetries(t *testing.T) {
 		if errors.As(err, &unknown) {
 			t.Errorf("a refused connection is no unknown outcome: %v", err)
 		}
-		if n := strings.Count(logs.String(), "retrying"); n != 2 {
-			t.Errorf("%d retries logged, want 2:\n%s", n, logs.String())
+		// A refused connection is tried maxUnreachableTries times, not
+		// MaxRetries+1: a wrong API URL must fail fast.
+		if n := strings.Count(logs.String(), "retrying"); n != maxUnreachableTries-1 {
+			t.Errorf("%d retries logged, want %d:\n%s", n, maxUnreachableTries-1, logs.String())
 		}
+		wantContains(t, err, "cannot reach GitHub at "+addr)
 		if strings.Contains(logs.String(), testToken) {
 			t.Error("the log carries the token")
 		}

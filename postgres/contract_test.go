@@ -18,6 +18,14 @@ func TestContract(t *testing.T) {
 	})
 }
 
+// The alert marks contract, on a fresh schema per test.
+func TestContractAlertMarks(t *testing.T) {
+	storetest.AlertMarks(t, func(t testing.TB) func(testing.TB) storetest.MarkStore {
+		dsn := pgtest.DSN(t)
+		return func(t testing.TB) storetest.MarkStore { return open(t, dsn) }
+	})
+}
+
 // open opens the store at dsn and closes it with the test.
 func open(t testing.TB, dsn string, opts ...postgres.Options) *postgres.Store {
 	t.Helper()

@@ -206,10 +206,10 @@ func (l *Lease) lost(why string) error {
 }
 
 // Fenced is a view of a Store whose writes to the lease's target are
-// fenced by the lease: Put, SetCheckpoint and Prune check, in their own
-// transaction, that the lease is still the owner's with its Margin left,
-// and fail with an EConflict error wrapping ErrLeaseLost otherwise. Reads
-// are the Store's. Writes to other targets are refused.
+// fenced by the lease: Put, SetCheckpoint, Prune and SetAlertMarks check,
+// in their own transaction, that the lease is still the owner's with its
+// Margin left, and fail with an EConflict error wrapping ErrLeaseLost
+// otherwise. Reads are the Store's. Writes to other targets are refused.
 type Fenced struct {
 	s *Store
 	l *Lease
@@ -255,6 +255,16 @@ func (f *Fenced) Put(ctx context.Context, key string, entries ...redeliver.Ledge
 // Prune forgets old closed entries if the lease still holds.
 func (f *Fenced) Prune(ctx context.Context, key string, before time.Time) (int, error) {
 	return f.s.prune(ctx, f.l, key, before)
+}
+
+// AlertMarks returns what alerts have told about the target.
+func (f *Fenced) AlertMarks(ctx context.Context, key string) (map[string]string, error) {
+	return f.s.AlertMarks(ctx, key)
+}
+
+// SetAlertMarks records what alerts told if the lease still holds.
+func (f *Fenced) SetAlertMarks(ctx context.Context, key string, at time.Time, marks map[string]string) error {
+	return f.s.setAlertMarks(ctx, f.l, key, at, marks)
 }
 
 // Targets lists the keys the store knows.

@@ -95,11 +95,15 @@ func TestLeaseTakeoverFencesThePausedHolder(t *testing.T) {
 	if err := fb.Put(ctx, key, storetest.Entry("g2")); err != nil {
 		t.Fatalf("new holder's Put: %v", err)
 	}
+	if err := fb.SetAlertMarks(ctx, key, clk.Now(), map[string]string{"g2": "from-b"}); err != nil {
+		t.Fatalf("new holder's SetAlertMarks: %v", err)
+	}
 	// a wakes up: every write fails, and nothing it tried is there.
 	wantLost(t, "Put", fa.Put(ctx, key, storetest.Entry("from-a")))
 	wantLost(t, "SetCheckpoint", fa.SetCheckpoint(ctx, key, redeliver.Checkpoint{Time: clk.Now()}))
 	_, err = fa.Prune(ctx, key, clk.Now())
 	wantLost(t, "Prune", err)
+	wantLost(t, "SetAlertMarks", fa.SetAlertMarks(ctx, key, clk.Now(), map[string]string{"g1": "from-a", "g2": "from-a"}))
 	wantLost(t, "Renew", la.Renew(ctx))
 	wantLost(t, "Check", la.Check())
 	if _, err := fa.Lock(ctx, 0); !errors.Is(err, postgres.ErrLeaseLost) {
@@ -111,6 +115,9 @@ func TestLeaseTakeoverFencesThePausedHolder(t *testing.T) {
 	}
 	if _, ok, _ := b.Checkpoint(ctx, key); ok {
 		t.Error("the fenced-off checkpoint was written")
+	}
+	if m, err := fa.AlertMarks(ctx, key); err != nil || len(m) != 1 || m["g2"] != "from-b" {
+		t.Errorf("marks %v, %v; want only the new holder's", m, err)
 	}
 	if err := la.Release(ctx); err != nil {
 		t.Errorf("Release of a lost lease: %v", err)

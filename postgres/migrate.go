@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 	"strconv"
@@ -38,8 +39,10 @@ func SchemaVersion() int { return len(migrations) }
 // application is what redeliver_schema says of the program that made it.
 const application = "redeliver"
 
-// ourTables are the tables the migrations create.
-var ourTables = []string{"redeliver_checkpoints", "redeliver_leases", "redeliver_ledger", "redeliver_replicas", "redeliver_schema"}
+// ourTables are the tables the migrations create, with the schema version
+// that made each: a state at that version or later must have it.
+var ourTables = map[string]int{"redeliver_checkpoints": 1, "redeliver_leases": 1, "redeliver_ledger": 1,
+	"redeliver_replicas": 1, "redeliver_schema": 1, "redeliver_alert_marks": 2}
 
 // mustLoadMigrations reads migrations/NNNN_name.sql; numbers run 1, 2, 3 …
 // without gaps, or the binary is broken (any test finds it).
@@ -109,7 +112,7 @@ func (s *Store) inspect(ctx context.Context, q interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }) (int, error) {
 	rows, err := q.Query(ctx, `SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = $1 AND tablename = ANY($2) ORDER BY 1`,
-		s.schema, ourTables)
+		s.schema, slices.Collect(maps.Keys(ourTables)))
 	if err != nil {
 		return 0, s.dbErr(err)
 	}
@@ -147,11 +150,12 @@ func (s *Store) inspect(ctx context.Context, q interface {
 			s.name, version, SchemaVersion())
 	}
 	var missing []string
-	for _, t := range ourTables {
-		if !slices.Contains(found, t) {
+	for t, v := range ourTables {
+		if version >= v && !slices.Contains(found, t) {
 			missing = append(missing, t)
 		}
 	}
+	slices.Sort(missing)
 	if len(missing) > 0 {
 		return 0, redeliver.Errorf(redeliver.EInvalid, "state %s is damaged: schema %s lacks the tables %s",
 			s.name, s.schema, strings.Join(missing, ", "))

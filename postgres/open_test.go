@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -155,6 +156,9 @@ func TestOpenReadOnly(t *testing.T) {
 	}
 	if err := r.Put(ctx, "k", storetest.Entry("g2")); redeliver.ErrorCode(err) != redeliver.EInvalid {
 		t.Errorf("Put on a read-only store: %v", err)
+	}
+	if err := r.SetAlertMarks(ctx, "k", time.Unix(1, 0), map[string]string{"g1": "x"}); redeliver.ErrorCode(err) != redeliver.EInvalid {
+		t.Errorf("SetAlertMarks on a read-only store: %v", err)
 	}
 	if err := r.SetCheckpoint(ctx, "k", redeliver.Checkpoint{}); err == nil {
 		t.Error("SetCheckpoint on a read-only store succeeded")

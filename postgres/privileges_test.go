@@ -56,6 +56,7 @@ func TestPrivileges(t *testing.T) {
 	for _, err := range []error{
 		st.Put(ctx, "k", storetest.Entry("g")),
 		st.SetCheckpoint(ctx, "k", redeliver.Checkpoint{Time: time.Unix(1, 0).UTC()}),
+		st.SetAlertMarks(ctx, "k", time.Unix(1, 0), map[string]string{"g": "exhausted/1"}),
 		unlock(),
 		st.Heartbeat(ctx, "r1", 0),
 	} {
@@ -69,11 +70,17 @@ func TestPrivileges(t *testing.T) {
 	if _, err := st.Replicas(ctx); err != nil {
 		t.Error(err)
 	}
+	if _, err := st.AlertMarks(ctx, "k"); err != nil {
+		t.Error(err)
+	}
 	l, err := st.Lease(ctx, "k", "r1", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := st.Fenced(l).Put(ctx, "k", storetest.Entry("g2")); err != nil {
+		t.Error(err)
+	}
+	if err := st.Fenced(l).SetAlertMarks(ctx, "k", time.Unix(1, 0), map[string]string{"g2": "expired/0"}); err != nil {
 		t.Error(err)
 	}
 }

@@ -73,7 +73,8 @@ func (s *Store) write(ctx context.Context, fence *Lease, key string, fn func(tx 
 }
 
 const ledgerColumns = `guid, event, action, first_seen, attempt_id, attempt_at, requests,
-	last_request, intent_at, seen, seen_mark, state, updated`
+	last_request, intent_at, seen, seen_mark, state, updated,
+	granted, forced, manual, manual_by, manual_at`
 
 // Entries returns the target's ledger entries, ordered by guid. A row with
 // an unknown state is an EInvalid error naming the target and the guid.
@@ -89,16 +90,18 @@ func (s *Store) Entries(ctx context.Context, key string) ([]redeliver.LedgerEntr
 			var (
 				e                                                   redeliver.LedgerEntry
 				firstSeen, attemptAt, lastRequest, intentAt, update *int64
+				manualAt                                            *int64
 			)
 			if err := rows.Scan(&e.GUID, &e.Event, &e.Action, &firstSeen, &e.AttemptID, &attemptAt, &e.Requests,
-				&lastRequest, &intentAt, &e.Seen, &e.SeenMark, &e.State, &update); err != nil {
+				&lastRequest, &intentAt, &e.Seen, &e.SeenMark, &e.State, &update,
+				&e.Granted, &e.Force, &e.Manual, &e.ManualBy, &manualAt); err != nil {
 				return s.dbErr(err)
 			}
 			if !e.State.Valid() {
 				return redeliver.Errorf(redeliver.EInvalid, "state %s: target %s guid %s has unknown state %q", s.name, key, e.GUID, e.State)
 			}
 			e.FirstSeen, e.AttemptAt, e.LastRequest = fromNanos(firstSeen), fromNanos(attemptAt), fromNanos(lastRequest)
-			e.IntentAt, e.Updated = fromNanos(intentAt), fromNanos(update)
+			e.IntentAt, e.Updated, e.ManualAt = fromNanos(intentAt), fromNanos(update), fromNanos(manualAt)
 			entries = append(entries, e)
 		}
 		return s.dbErr(rows.Err())
@@ -160,11 +163,14 @@ const putChunk = 2000
 // upsertLedgerSQL inserts or replaces rows given as one array per column.
 const upsertLedgerSQL = `INSERT INTO %s (target_key, ` + ledgerColumns + `)
 	SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[],
-		$8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::text[], $14::bigint[])
+		$8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::text[], $14::bigint[],
+		$15::bigint[], $16::boolean[], $17::text[], $18::text[], $19::bigint[])
 	ON CONFLICT (target_key, guid) DO UPDATE SET event = EXCLUDED.event, action = EXCLUDED.action,
 	first_seen = EXCLUDED.first_seen, attempt_id = EXCLUDED.attempt_id, attempt_at = EXCLUDED.attempt_at,
 	requests = EXCLUDED.requests, last_request = EXCLUDED.last_request, intent_at = EXCLUDED.intent_at,
-	seen = EXCLUDED.seen, seen_mark = EXCLUDED.seen_mark, state = EXCLUDED.state, updated = EXCLUDED.updated`
+	seen = EXCLUDED.seen, seen_mark = EXCLUDED.seen_mark, state = EXCLUDED.state, updated = EXCLUDED.updated,
+	granted = EXCLUDED.granted, forced = EXCLUDED.forced, manual = EXCLUDED.manual,
+	manual_by = EXCLUDED.manual_by, manual_at = EXCLUDED.manual_at`
 
 // ledgerArrays are the arguments of upsertLedgerSQL.
 func ledgerArrays(key string, es []redeliver.LedgerEntry) []any {
@@ -173,15 +179,17 @@ func ledgerArrays(key string, es []redeliver.LedgerEntry) []any {
 		guid, event, action, state                           = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		firstSeen, attemptAt, lastRequest, intentAt, updated = make([]*int64, n), make([]*int64, n), make([]*int64, n), make([]*int64, n), make([]*int64, n)
 		attemptID, requests, seen, seenMark                  = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		granted, forced, manual, manualBy, manualAt          = make([]int64, n), make([]bool, n), make([]string, n), make([]string, n), make([]*int64, n)
 	)
 	for i, e := range es {
 		guid[i], event[i], action[i], state[i] = e.GUID, e.Event, e.Action, string(e.State)
 		firstSeen[i], attemptAt[i], lastRequest[i] = nanos(e.FirstSeen), nanos(e.AttemptAt), nanos(e.LastRequest)
 		intentAt[i], updated[i] = nanos(e.IntentAt), nanos(e.Updated)
 		attemptID[i], requests[i], seen[i], seenMark[i] = e.AttemptID, int64(e.Requests), int64(e.Seen), e.SeenMark
+		granted[i], forced[i], manual[i], manualBy[i], manualAt[i] = int64(e.Granted), e.Force, string(e.Manual), e.ManualBy, nanos(e.ManualAt)
 	}
 	return []any{key, guid, event, action, firstSeen, attemptID, attemptAt, requests, lastRequest, intentAt,
-		seen, seenMark, state, updated}
+		seen, seenMark, state, updated, granted, forced, manual, manualBy, manualAt}
 }
 
 // validEntry reports what of e the store cannot keep faithfully.
@@ -192,7 +200,7 @@ func validEntry(e redeliver.LedgerEntry) error {
 	case !e.State.Valid():
 		return redeliver.Errorf(redeliver.EInvalid, "guid %s: unknown state %q", e.GUID, e.State)
 	}
-	for _, t := range []time.Time{e.FirstSeen, e.AttemptAt, e.LastRequest, e.IntentAt, e.Updated} {
+	for _, t := range []time.Time{e.FirstSeen, e.AttemptAt, e.LastRequest, e.IntentAt, e.Updated, e.ManualAt} {
 		if !storable(t) {
 			return redeliver.Errorf(redeliver.EInvalid, "guid %s: time %s out of range", e.GUID, t)
 		}
@@ -202,7 +210,9 @@ func validEntry(e redeliver.LedgerEntry) error {
 
 // Prune deletes the target's closed entries (recovered, exhausted, expired)
 // whose newest attempt is older than before, and returns how many. An
-// entry with no attempt time counts as older than any before.
+// entry with no attempt time counts as older than any before. The alert
+// marks of the deleted guids go with them, in the same transaction: those
+// events can never change again.
 func (s *Store) Prune(ctx context.Context, key string, before time.Time) (int, error) {
 	return s.prune(ctx, nil, key, before)
 }
@@ -222,10 +232,13 @@ func (s *Store) prune(ctx context.Context, fence *Lease, key string, before time
 	}
 	var n int64
 	err := s.write(ctx, fence, key, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM `+s.table("redeliver_ledger")+` WHERE target_key = $1
-			AND state IN ('recovered', 'exhausted', 'expired') AND (attempt_at IS NULL OR attempt_at < $2)`, key, bound)
-		n = tag.RowsAffected()
-		return err
+		return tx.QueryRow(ctx, `WITH gone AS (
+				DELETE FROM `+s.table("redeliver_ledger")+` WHERE target_key = $1
+				AND state IN ('recovered', 'exhausted', 'expired') AND (attempt_at IS NULL OR attempt_at < $2)
+				RETURNING guid),
+			marks AS (
+				DELETE FROM `+s.table("redeliver_alert_marks")+` m USING gone WHERE m.target_key = $1 AND m.subject = gone.guid)
+			SELECT count(*) FROM gone`, key, bound).Scan(&n)
 	})
 	return int(n), err
 }

@@ -23,3 +23,18 @@ func TestContract(t *testing.T) {
 		}
 	})
 }
+
+// The alert marks contract, on a fresh file per test.
+func TestContractAlertMarks(t *testing.T) {
+	storetest.AlertMarks(t, func(t testing.TB) func(testing.TB) storetest.MarkStore {
+		path := filepath.Join(t.TempDir(), "state.db")
+		return func(t testing.TB) storetest.MarkStore {
+			s, err := sqlite.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}
+	})
+}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -28,6 +29,7 @@ func Run(t *testing.T, newState NewState) {
 		fn   func(*testing.T, NewState)
 	}{
 		{"RoundTrip", RoundTrip},
+		{"ManualFields", ManualFields},
 		{"NormalizesToUTC", NormalizesToUTC},
 		{"PutRejects", PutRejects},
 		{"Upsert", Upsert},
@@ -62,6 +64,11 @@ func Entry(guid string) redeliver.LedgerEntry {
 		SeenMark:    BigID + 7,
 		State:       redeliver.StateFailed,
 		Updated:     at.Add(3 * time.Minute),
+		Granted:     1,
+		Force:       true,
+		Manual:      redeliver.ManualRetry,
+		ManualBy:    "Zoë Ops",
+		ManualAt:    at.Add(4 * time.Minute),
 	}
 }
 
@@ -86,12 +93,13 @@ func RoundTrip(t *testing.T, newState NewState) {
 	zero := redeliver.LedgerEntry{GUID: "zero", State: redeliver.StatePending} // every time zero
 	maxed := Entry("max")
 	maxed.AttemptID, maxed.SeenMark = 1<<63-1, -1<<63
-	maxed.Requests, maxed.Seen = 1<<40, 1<<40+1
+	maxed.Requests, maxed.Seen, maxed.Granted = 1<<40, 1<<40+1, 1<<40+2
 	edges := Entry("edges")
 	edges.FirstSeen = time.Unix(0, 0).UTC()
 	edges.AttemptAt = time.Unix(-1, 999999999).UTC()
 	edges.LastRequest = time.Date(1678, 1, 1, 0, 0, 0, 1, time.UTC)
 	edges.Updated = time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)
+	edges.ManualAt = time.Unix(0, 1).UTC()
 	if err := s.Put(ctx, "repo/acme/api/hooks/1", full, zero, maxed, edges); err != nil {
 		t.Fatal(err)
 	}
@@ -103,11 +111,47 @@ func RoundTrip(t *testing.T, newState NewState) {
 	if got[1].AttemptID != 3804004623172239366 {
 		t.Errorf("attempt id = %d", got[1].AttemptID)
 	}
-	if got[3].FirstSeen != (time.Time{}) {
-		t.Errorf("zero time came back as %v", got[3].FirstSeen)
+	if got[3].FirstSeen != (time.Time{}) || got[3].ManualAt != (time.Time{}) {
+		t.Errorf("zero time came back as %v, %v", got[3].FirstSeen, got[3].ManualAt)
 	}
 	if other := entries(t, s, "org/acme/hooks/2"); len(other) != 0 {
 		t.Errorf("another target sees %d entries", len(other))
+	}
+}
+
+// ManualFields: what a person asked for (Granted, Force, Manual, ManualBy,
+// ManualAt) comes back exactly, set or not, and a Put that clears it
+// (the engine's next request clears Force) clears it in the store too.
+func ManualFields(t *testing.T, newState NewState) {
+	ctx := context.Background()
+	s := one(t, newState)
+	at := time.Date(2025, 3, 4, 5, 7, 0, 42, time.UTC)
+	acted := Entry("acted") // every manual field set
+	none := Entry("none")
+	none.Granted, none.Force, none.Manual, none.ManualBy, none.ManualAt = 0, false, "", "", time.Time{}
+	givenUp := Entry("given-up") // an action by nobody named, not forced
+	givenUp.State, givenUp.Granted, givenUp.Force = redeliver.StateExhausted, 0, false
+	givenUp.Manual, givenUp.ManualBy, givenUp.ManualAt = redeliver.ManualGiveUp, "", at
+	now := Entry("now") // forced, nothing granted
+	now.Granted, now.Manual, now.ManualBy, now.ManualAt = 0, redeliver.ManualRedeliverNow, "ann", at.Add(time.Nanosecond)
+	if err := s.Put(ctx, "k", acted, none, givenUp, now); err != nil {
+		t.Fatal(err)
+	}
+	want := []redeliver.LedgerEntry{acted, givenUp, none, now} // by guid
+	if got := entries(t, s, "k"); !slices.Equal(got, want) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", got, want)
+	}
+	// The engine's request clears Force; the record of the action stays.
+	sent := acted
+	sent.Force, sent.Requests = false, acted.Requests+1
+	cleared := now
+	cleared.Granted, cleared.Force, cleared.Manual, cleared.ManualBy, cleared.ManualAt = 0, false, "", "", time.Time{}
+	if err := s.Put(ctx, "k", sent, cleared); err != nil {
+		t.Fatal(err)
+	}
+	want = []redeliver.LedgerEntry{sent, givenUp, none, cleared}
+	if got := entries(t, s, "k"); !slices.Equal(got, want) {
+		t.Fatalf("after clearing:\n got %+v\nwant %+v", got, want)
 	}
 }
 
@@ -119,11 +163,12 @@ func NormalizesToUTC(t *testing.T, newState NewState) {
 	e := Entry("g")
 	e.AttemptAt = time.Now() // monotonic reading
 	e.FirstSeen = time.Date(2025, 1, 2, 3, 4, 5, 6, time.FixedZone("X", -7*3600))
+	e.ManualAt = time.Date(2025, 1, 2, 3, 4, 5, 7, time.FixedZone("Y", 5*3600+1800))
 	if err := s.Put(ctx, "k", e); err != nil {
 		t.Fatal(err)
 	}
 	want := e
-	want.AttemptAt, want.FirstSeen = e.AttemptAt.Round(0).UTC(), e.FirstSeen.UTC()
+	want.AttemptAt, want.FirstSeen, want.ManualAt = e.AttemptAt.Round(0).UTC(), e.FirstSeen.UTC(), e.ManualAt.UTC()
 	if got := entries(t, s, "k"); len(got) != 1 || got[0] != want {
 		t.Fatalf("got %+v\nwant %+v", got, want)
 	}
@@ -139,8 +184,11 @@ func PutRejects(t *testing.T, newState NewState) {
 	far.AttemptAt = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)
 	bad := Entry("bad")
 	bad.State = "lost"
+	farManual := Entry("far-manual")
+	farManual.ManualAt = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)
 	for name, e := range map[string]redeliver.LedgerEntry{
 		"no guid": {State: redeliver.StateFailed}, "bad state": bad, "year 3000": far,
+		"manual action in year 3000": farManual,
 	} {
 		err := s.Put(ctx, "k", Entry("good"), e)
 		if redeliver.ErrorCode(err) != redeliver.EInvalid {
@@ -403,5 +451,185 @@ func Lock(t *testing.T, newState NewState) {
 	}
 	if n := len(entries(t, s2, "k")); n != 1 {
 		t.Errorf("%d entries after the locks, want 1", n)
+	}
+}
+
+// MarkStore is a Store that also remembers what alerts have told, per
+// target: subject (a guid, "coverage", …) → mark. It is what package alert
+// calls Marks.
+type MarkStore interface {
+	redeliver.Store
+	// AlertMarks returns the target's marks.
+	AlertMarks(ctx context.Context, key string) (map[string]string, error)
+	// SetAlertMarks records marks in one transaction, replacing a
+	// subject's earlier mark and keeping the others.
+	SetAlertMarks(ctx context.Context, key string, at time.Time, marks map[string]string) error
+}
+
+// NewMarkState is NewState for a store that keeps alert marks.
+type NewMarkState func(t testing.TB) (open func(t testing.TB) MarkStore)
+
+// AlertMarks runs the contract of alert marks as subtests: they round-trip
+// exactly, a later mark replaces a subject's earlier one and keeps the
+// others, targets do not see each other's, and Prune takes the marks of
+// the guids it deletes and no others.
+func AlertMarks(t *testing.T, newState NewMarkState) {
+	for _, c := range []struct {
+		name string
+		fn   func(*testing.T, NewMarkState)
+	}{
+		{"MarksRoundTrip", MarksRoundTrip},
+		{"MarksReplace", MarksReplace},
+		{"MarksPerTarget", MarksPerTarget},
+		{"MarksPrune", MarksPrune},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.fn(t, newState) })
+	}
+}
+
+// markAt is when the contract's alerts are told.
+var markAt = time.Date(2025, 3, 4, 5, 6, 7, 8, time.UTC)
+
+func marks(t testing.TB, s MarkStore, key string) map[string]string {
+	t.Helper()
+	m, err := s.AlertMarks(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func setMarks(t testing.TB, s MarkStore, key string, m map[string]string) {
+	t.Helper()
+	if err := s.SetAlertMarks(context.Background(), key, markAt, m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// MarksRoundTrip: a target without marks has none; marks come back exactly,
+// to another store on the same state too; an empty set writes nothing; the
+// engine rewriting an entry leaves its mark alone; an empty key is refused.
+func MarksRoundTrip(t *testing.T, newState NewMarkState) {
+	ctx := context.Background()
+	open := newState(t)
+	s, other := open(t), open(t)
+	if m := marks(t, s, "k"); len(m) != 0 {
+		t.Fatalf("a new target has marks %v", m)
+	}
+	if err := s.Put(ctx, "k", Entry("g1")); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"g1":           "exhausted/5|webhook,github-issues",
+		"coverage":     "2025-03-04T05:06:07.000000008Z|webhook",
+		"open:webhook": "open",
+		"g-ünïcode":    "expired/0|",
+	}
+	setMarks(t, s, "k", want)
+	if got := marks(t, s, "k"); !maps.Equal(got, want) {
+		t.Fatalf("marks:\n got %v\nwant %v", got, want)
+	}
+	if got := marks(t, other, "k"); !maps.Equal(got, want) {
+		t.Errorf("another store on the state reads %v", got)
+	}
+	setMarks(t, s, "k", nil)
+	setMarks(t, s, "k", map[string]string{})
+	if err := s.Put(ctx, "k", Entry("g1")); err != nil {
+		t.Fatal(err)
+	}
+	if got := marks(t, s, "k"); !maps.Equal(got, want) {
+		t.Errorf("after an empty set and a Put of g1: %v", got)
+	}
+	if err := s.SetAlertMarks(ctx, "", markAt, map[string]string{"g1": "x"}); redeliver.ErrorCode(err) != redeliver.EInvalid {
+		t.Errorf("empty key: err = %v, want EInvalid", err)
+	}
+}
+
+// MarksReplace: a subject's later mark replaces its earlier one; subjects
+// not in the later set keep theirs.
+func MarksReplace(t *testing.T, newState NewMarkState) {
+	ctx := context.Background()
+	s := newState(t)(t)
+	setMarks(t, s, "k", map[string]string{"g1": "exhausted/5|webhook", "coverage": "c1|webhook"})
+	if err := s.SetAlertMarks(ctx, "k", markAt.Add(time.Hour), map[string]string{
+		"g1": "exhausted/6|webhook", "open:webhook": "open",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"g1": "exhausted/6|webhook", "coverage": "c1|webhook", "open:webhook": "open"}
+	if got := marks(t, s, "k"); !maps.Equal(got, want) {
+		t.Fatalf("after replacing:\n got %v\nwant %v", got, want)
+	}
+	setMarks(t, s, "k", map[string]string{"open:webhook": "resolved"})
+	want["open:webhook"] = "resolved"
+	if got := marks(t, s, "k"); !maps.Equal(got, want) {
+		t.Fatalf("after resolving:\n got %v\nwant %v", got, want)
+	}
+}
+
+// MarksPerTarget: the same subject in two targets holds two marks; setting
+// one leaves the other alone.
+func MarksPerTarget(t *testing.T, newState NewMarkState) {
+	s := newState(t)(t)
+	setMarks(t, s, "org/acme/hooks/1", map[string]string{"g1": "a", "coverage": "ca"})
+	setMarks(t, s, "repo/acme/api/hooks/2", map[string]string{"g1": "b"})
+	setMarks(t, s, "org/acme/hooks/1", map[string]string{"g1": "a2"})
+	if got, want := marks(t, s, "org/acme/hooks/1"), map[string]string{"g1": "a2", "coverage": "ca"}; !maps.Equal(got, want) {
+		t.Errorf("first target: %v, want %v", got, want)
+	}
+	if got, want := marks(t, s, "repo/acme/api/hooks/2"), map[string]string{"g1": "b"}; !maps.Equal(got, want) {
+		t.Errorf("second target: %v, want %v", got, want)
+	}
+	if got := marks(t, s, "org/acme/hooks/3"); len(got) != 0 {
+		t.Errorf("a target without marks: %v", got)
+	}
+}
+
+// MarksPrune: Prune takes the marks of the guids it deletes, and keeps
+// those of the entries it keeps, the target's coverage mark, and every
+// mark of other targets.
+func MarksPrune(t *testing.T, newState NewMarkState) {
+	ctx := context.Background()
+	s := newState(t)(t)
+	cut := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	mk := func(guid string, st redeliver.State, at time.Time) redeliver.LedgerEntry {
+		e := Entry(guid)
+		e.State, e.AttemptAt = st, at
+		return e
+	}
+	old := cut.Add(-time.Hour)
+	es := []redeliver.LedgerEntry{
+		mk("old-exhausted", redeliver.StateExhausted, old), // pruned
+		mk("old-expired", redeliver.StateExpired, old),     // pruned
+		mk("old-failed", redeliver.StateFailed, old),       // open: kept
+		mk("new-exhausted", redeliver.StateExhausted, cut), // not older than cut
+	}
+	all := map[string]string{
+		"old-exhausted": "exhausted/5|webhook", "old-expired": "expired/2|webhook",
+		"old-failed": "x", "new-exhausted": "exhausted/5|webhook", "coverage": "c|webhook",
+	}
+	for _, key := range []string{"a", "b"} {
+		if err := s.Put(ctx, key, es...); err != nil {
+			t.Fatal(err)
+		}
+		setMarks(t, s, key, all)
+	}
+	if n, err := s.Prune(ctx, "a", time.Time{}); n != 0 || err != nil {
+		t.Fatalf("Prune(zero) = %d, %v", n, err)
+	}
+	if got := marks(t, s, "a"); !maps.Equal(got, all) {
+		t.Errorf("a Prune of nothing changed the marks: %v", got)
+	}
+	if n, err := s.Prune(ctx, "a", cut); n != 2 || err != nil {
+		t.Fatalf("Prune = %d, %v; want 2", n, err)
+	}
+	want := maps.Clone(all)
+	delete(want, "old-exhausted")
+	delete(want, "old-expired")
+	if got := marks(t, s, "a"); !maps.Equal(got, want) {
+		t.Errorf("after Prune:\n got %v\nwant %v", got, want)
+	}
+	if got := marks(t, s, "b"); !maps.Equal(got, all) {
+		t.Errorf("Prune of a changed b's marks: %v", got)
 	}
 }

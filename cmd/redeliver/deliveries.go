@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"slices"
 	"text/tabwriter"
 	"time"
@@ -14,10 +16,18 @@ import (
 	"github.com/redeliver/redeliver/config"
 )
 
+// deliveriesOptions are what `redeliver deliveries` is given.
 type deliveriesOptions struct {
+	IO       *streams
+	Settings func() (*config.Settings, error)
+	GitHub   gitHubFunc
+	State    stateFunc
+	Logger   func() *slog.Logger
+
 	flags  config.Flags
 	output string
 	limit  int
+	export exportFlags
 }
 
 // eventView is one guid of one target as `deliveries` shows it.
@@ -36,8 +46,9 @@ type eventView struct {
 	LedgerAsked  int       `json:"ledger_requests,omitempty"`
 }
 
-func newDeliveriesCmd(io *streams) *cobra.Command {
-	o := &deliveriesOptions{}
+func newDeliveriesCmd(f *factory) *cobra.Command {
+	o := &deliveriesOptions{IO: f.IO, GitHub: connect, State: openState, Logger: f.logger}
+	o.Settings = f.settings(&o.flags)
 	cmd := &cobra.Command{
 		Use:   "deliveries",
 		Short: "Show one target's recent deliveries grouped by event, with the ledger's view",
@@ -45,9 +56,11 @@ func newDeliveriesCmd(io *streams) *cobra.Command {
 default), groups them by event (guid), and shows each event's outcome, its
 attempts and redeliveries, and what the state's ledger knows of it. It asks
 GitHub for nothing but the listing and writes nothing.`,
+		Example: `  redeliver deliveries --org acme --hook 123456 --since 6h
+  redeliver deliveries --repo acme/api --hook 1 --json guid,outcome --jq '.[] | select(.outcome == "failed") | .guid'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDeliveries(cmd.Context(), io, o)
+			return runDeliveries(cmd.Context(), o)
 		},
 	}
 	fs := cmd.Flags()
@@ -55,54 +68,100 @@ GitHub for nothing but the listing and writes nothing.`,
 	addTargetFlags(fs, &o.flags)
 	addStateFlag(fs, &o.flags)
 	fs.StringVar(&o.flags.Since, "since", "24h", "how far back to list: a duration (36h, 2d) or a time")
-	fs.StringVarP(&o.output, "output", "o", "", "output format: table or json (default: table on a terminal, json otherwise)")
+	fs.StringVarP(&o.output, "output", "o", "", "output format: text (a table) or json (default: text on a terminal, json otherwise)")
 	fs.IntVar(&o.limit, "limit", 0, "show at most this many events, newest first (0: all)")
+	addExportFlags(fs, &o.export)
 	return cmd
 }
 
-func runDeliveries(ctx context.Context, io *streams, o *deliveriesOptions) error {
+func runDeliveries(ctx context.Context, o *deliveriesOptions) error {
+	if err := o.check(); err != nil {
+		return err
+	}
+	t, ledger, gh, err := o.target(ctx)
+	if err != nil {
+		return err
+	}
+	views, cutoff, err := listEvents(ctx, gh, t, ledger)
+	if err != nil {
+		return err
+	}
+	if o.limit > 0 && len(views) > o.limit {
+		views = views[:o.limit]
+	}
+	switch {
+	case o.export.enabled():
+		return o.export.write(o.IO, views)
+	case o.output == "json":
+		enc := json.NewEncoder(o.IO.out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"target": t.Key(), "since": cutoff, "events": views})
+	}
+	return writeEvents(o.IO.out, t, cutoff, views)
+}
+
+// check validates the flags that config does not know.
+func (o *deliveriesOptions) check() error {
 	if o.output == "" {
 		o.output = "json"
-		if io.outTTY {
-			o.output = "table"
+		if o.IO.outTTY {
+			o.output = "text"
 		}
 	}
-	if o.output != "table" && o.output != "json" {
-		return redeliver.Errorf(redeliver.EInvalid, "--output %q: want table or json", o.output)
+	if o.output == "table" {
+		o.output = "text" // the older spelling
+	}
+	if o.output != "text" && o.output != "json" {
+		return redeliver.Errorf(redeliver.EInvalid, "--output %q: want text or json", o.output)
+	}
+	if err := o.export.check(jsonFields(eventView{Action: "x", Ledger: "x", LedgerAsked: 1})); err != nil {
+		return err
 	}
 	if o.limit < 0 {
 		return redeliver.Errorf(redeliver.EInvalid, "--limit %d: must not be negative", o.limit)
 	}
-	s, err := config.Resolve(o.flags, io.getenv, nil)
+	return nil
+}
+
+// target finds the one hook to show and what the ledger knows of it.
+func (o *deliveriesOptions) target(ctx context.Context) (plannedTarget, map[string]redeliver.LedgerEntry, *githubClient, error) {
+	var none plannedTarget
+	s, err := o.Settings()
 	if err != nil {
-		return err
+		return none, nil, nil, err
 	}
-	gh, err := connect(s, newLogger(io.err, false), nil)
+	log := o.Logger()
+	gh, err := o.GitHub(s, log, nil)
 	if err != nil {
-		return err
+		return none, nil, nil, err
 	}
 	targets, errs := expandTargets(ctx, gh, s.Targets)
 	if len(errs) > 0 {
-		return errs[0]
+		return none, nil, nil, errs[0]
 	}
 	if len(targets) != 1 {
-		return redeliver.Errorf(redeliver.EInvalid, "deliveries shows one hook; %d match (give --hook)", len(targets))
+		return none, nil, nil, redeliver.Errorf(redeliver.EInvalid, "deliveries shows one hook; %d match (give --hook)", len(targets))
 	}
 	t := targets[0]
-	store, _, err := openStore(ctx, s, gh, true)
+	st, err := o.State(ctx, s, gh, log, true)
 	if err != nil {
-		return err
+		return none, nil, nil, err
 	}
-	defer store.Close()
-	entries, err := store.Entries(ctx, t.Key())
+	defer st.Close()
+	entries, err := st.Entries(ctx, t.Key())
 	if err != nil {
-		return err
+		return none, nil, nil, err
 	}
 	ledger := map[string]redeliver.LedgerEntry{}
 	for _, e := range entries {
 		ledger[e.GUID] = e
 	}
+	return t, ledger, gh, nil
+}
 
+// listEvents lists the hook's attempts back to the policy's look-back and
+// groups them by event, newest first.
+func listEvents(ctx context.Context, src redeliver.Source, t plannedTarget, ledger map[string]redeliver.LedgerEntry) ([]eventView, time.Time, error) {
 	views := map[string]*eventView{}
 	var order []string
 	since := func(first redeliver.Page) time.Time {
@@ -111,7 +170,7 @@ func runDeliveries(ctx context.Context, io *streams, o *deliveriesOptions) error
 		}
 		return t.Policy.Since
 	}
-	listing, err := redeliver.List(ctx, gh, t.Target, since, func(a redeliver.Attempt) {
+	listing, err := redeliver.List(ctx, src, t.Target, since, func(a redeliver.Attempt) {
 		v := views[a.GUID]
 		if v == nil {
 			v = &eventView{GUID: a.GUID, Event: a.Event, Action: a.Action, Outcome: "failed",
@@ -128,10 +187,9 @@ func runDeliveries(ctx context.Context, io *streams, o *deliveriesOptions) error
 		}
 	}, nil)
 	if err != nil {
-		return err
+		return nil, time.Time{}, err
 	}
-	cutoff := listing.Cutoff
-	var out []eventView
+	out := make([]eventView, 0, len(order))
 	for _, g := range order {
 		v := views[g]
 		if e, ok := ledger[g]; ok {
@@ -140,16 +198,13 @@ func runDeliveries(ctx context.Context, io *streams, o *deliveriesOptions) error
 		out = append(out, *v)
 	}
 	slices.SortStableFunc(out, func(a, b eventView) int { return b.Last.Compare(a.Last) })
-	if o.limit > 0 && len(out) > o.limit {
-		out = out[:o.limit]
-	}
-	if o.output == "json" {
-		enc := json.NewEncoder(io.out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"target": t.Key(), "since": cutoff, "events": out})
-	}
-	fmt.Fprintf(io.out, "%s: %d events since %s\n", t.Target, len(out), when(cutoff))
-	tw := tabwriter.NewWriter(io.out, 0, 4, 2, ' ', 0)
+	return out, listing.Cutoff, nil
+}
+
+// writeEvents prints the events as a table.
+func writeEvents(w io.Writer, t plannedTarget, cutoff time.Time, out []eventView) error {
+	fmt.Fprintf(w, "%s: %d events since %s\n", t.Target, len(out), when(cutoff))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "GUID\tEVENT\tOUTCOME\tATTEMPTS\tREDELIVERIES\tLAST\tLAST STATUS\tLEDGER")
 	for _, v := range out {
 		ev := v.Event

@@ -18,7 +18,7 @@ import (
 	"github.com/redeliver/redeliver/sqlite"
 )
 
-func newDemoCmd(io *streams) *cobra.Command {
+func newDemoCmd(f *factory) *cobra.Command {
 	var keep bool
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -28,9 +28,11 @@ on 127.0.0.1. The receiver is down while GitHub sends some events (connection
 refused), then answers 503 for a while, then comes back. demo then runs the
 engine against the emulator with a temporary SQLite state and shows what
 failed, what was redelivered, and that every event reached the receiver.`,
+		Example: `  redeliver demo
+  redeliver demo --keep-state`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDemo(cmd.Context(), io, keep)
+			return runDemo(cmd.Context(), f.IO, keep)
 		},
 	}
 	cmd.Flags().BoolVar(&keep, "keep-state", false, "keep the temporary state file and print its path")
@@ -71,8 +73,8 @@ func (r *demoReceiver) count() (events, deliveries int) {
 	return events, deliveries
 }
 
-func runDemo(ctx context.Context, io *streams, keep bool) error {
-	w := io.out
+func runDemo(ctx context.Context, ios *streams, keep bool) error {
+	w := ios.out
 	start := time.Now().UTC().Truncate(time.Second)
 	clock := ghfake.NewClock(start.Add(-2 * time.Hour))
 	gh := ghfake.New(ghfake.Options{Clock: clock})

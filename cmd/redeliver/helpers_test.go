@@ -353,16 +353,24 @@ func runInOpts(t *testing.T, o runOpts, env map[string]string, args ...string) r
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var out, errb syncBuffer
-	st := &streams{
-		in: strings.NewReader(""), out: &out, err: &errb,
-		getenv: func(k string) string { return env[k] },
-		outTTY: o.tty, errTTY: o.tty,
-	}
-	code := execute(ctx, args, st)
+	ios, out, errb := testStreams(env, o.tty)
+	code := execute(ctx, args, ios)
 	r := result{code: code, stdout: out.String(), stderr: errb.String()}
 	noSecrets(t, "output of redeliver "+strings.Join(args, " "), r.stdout+r.stderr)
 	return r
+}
+
+// testStreams are a command's streams in a test, as gh's iostreams.Test:
+// env is the whole environment, stdin is empty, and stdout and stderr are
+// captured; tty says whether they pass for terminals.
+func testStreams(env map[string]string, tty bool) (ios *streams, stdout, stderr *syncBuffer) {
+	stdout, stderr = &syncBuffer{}, &syncBuffer{}
+	ios = &streams{
+		in: strings.NewReader(""), out: stdout, err: stderr,
+		getenv: func(k string) string { return env[k] },
+		outTTY: tty, errTTY: tty,
+	}
+	return ios, stdout, stderr
 }
 
 // noSecrets fails the test when text holds the token or a line of the key.

@@ -47,6 +47,7 @@ func TestBadInput(t *testing.T) {
 	unknownKey := writeFile(t, w.dir, "unknown.yaml", []byte("targets:\n  - org: acme\n    hook: 1\n    max_atempts: 3\n"), 0o644)
 	noTargets := writeFile(t, w.dir, "empty-targets.yaml", []byte("defaults:\n  max_attempts: 3\n"), 0o644)
 	badEvents := writeFile(t, w.dir, "events.yaml", []byte("targets:\n  - org: acme\n    hook: 1\n    events: [pussh]\n"), 0o644)
+	hookTypo := writeFile(t, w.dir, "hook-typo.yaml", []byte("targets:\n  - org: acme\n    hook: \"20000l\"\n"), 0o644)
 
 	cases := []struct {
 		name string
@@ -60,7 +61,7 @@ func TestBadInput(t *testing.T) {
 		{"docs env without HOOK_ID", []string{"HOOK_ID", ""}, true, nil, "HOOK_ID is not set"},
 		{"org and repo owner", []string{"REPO_OWNER", "acme", "REPO_NAME", "api"}, true, nil, "ORGANIZATION_NAME and REPO_OWNER/REPO_NAME are both set"},
 		{"REPO_OWNER alone", []string{"ORGANIZATION_NAME", "", "REPO_OWNER", "acme"}, true, nil, "REPO_OWNER and REPO_NAME go together"},
-		{"bad variable name", []string{"LAST_REDELIVERY_VARIABLE_NAME", "GITHUB_X"}, true, nil, `LAST_REDELIVERY_VARIABLE_NAME="GITHUB_X"`},
+		{"bad variable name", []string{"LAST_REDELIVERY_VARIABLE_NAME", "GITHUB_X"}, true, nil, `LAST_REDELIVERY_VARIABLE_NAME: variable name "GITHUB_X"`},
 		{"variable without repo", []string{"WORKFLOW_REPO_OWNER", "", "WORKFLOW_REPO_NAME", ""}, true, nil, "WORKFLOW_REPO_OWNER and WORKFLOW_REPO_NAME"},
 		{"no target", nil, false, nil, "no target: give --org, --repo, --app or --config"},
 		{"hook without org", nil, false, []string{"--hook", hook}, "--hook and --hook-url need --org or --repo"},
@@ -74,15 +75,15 @@ func TestBadInput(t *testing.T) {
 		{"missing token file", nil, false, append([]string{"--token-file", filepath.Join(w.dir, "nope")}, org...), "--token-file " + filepath.Join(w.dir, "nope") + ": no such file or directory"},
 		{"missing private key file", []string{"GH_TOKEN", ""}, false, []string{"--app", "--app-id", fmt.Sprint(appID), "--private-key-file", filepath.Join(w.dir, "missing.pem")}, "--private-key-file " + filepath.Join(w.dir, "missing.pem") + ": no such file or directory"},
 		{"private key file is a directory", []string{"GH_TOKEN", ""}, false, []string{"--app", "--app-id", fmt.Sprint(appID), "--private-key-file", w.dir}, "--private-key-file " + w.dir},
-		{"non-RSA key", []string{"GH_TOKEN", ""}, false, []string{"--app", "--app-id", fmt.Sprint(appID), "--private-key-file", ecPEM}, "--private-key-file " + ecPEM + ": not an RSA private key"},
-		{"not a key", []string{"GH_TOKEN", ""}, false, []string{"--app", "--app-id", fmt.Sprint(appID), "--private-key-file", garbageKey}, "not a PEM private key"},
+		{"non-RSA key", []string{"GH_TOKEN", ""}, false, []string{"--app", "--app-id", fmt.Sprint(appID), "--private-key-file", ecPEM}, "--private-key-file " + ecPEM + ": not an RSA key"},
+		{"not a key", []string{"GH_TOKEN", ""}, false, []string{"--app", "--app-id", fmt.Sprint(appID), "--private-key-file", garbageKey}, "no PEM block found"},
 		{"key without app id", []string{"GH_TOKEN", ""}, false, []string{"--app", "--private-key-file", w.keyFile}, "no App id"},
 		{"app id not a number", []string{"GH_TOKEN", ""}, false, []string{"--app", "--app-id", "x1", "--private-key-file", w.keyFile}, `--app-id="x1"`},
 		{"app without credentials", nil, false, []string{"--app"}, "the App hook needs the App's credentials"},
-		{"PRIVATE_KEY not RSA", []string{"GH_TOKEN", "", "APP_ID", "1", "PRIVATE_KEY", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"}, false, []string{"--app"}, "PRIVATE_KEY: cannot parse the private key"},
-		{"api-url scheme", nil, false, append([]string{"--api-url", "ftp://ghe.example.com/api/v3"}, org...), `--api-url="ftp://ghe.example.com/api/v3": want an absolute http(s) URL`},
+		{"PRIVATE_KEY not RSA", []string{"GH_TOKEN", "", "APP_ID", "1", "PRIVATE_KEY", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"}, false, []string{"--app"}, "PRIVATE_KEY: not a valid PKCS#8 key"},
+		{"api-url scheme", nil, false, append([]string{"--api-url", "ftp://ghe.example.com/api/v3"}, org...), `--api-url="ftp://ghe.example.com/api/v3": scheme must be https`},
 		{"api-url not a URL", nil, false, append([]string{"--api-url", "::not a url"}, org...), `--api-url="::not a url"`},
-		{"api-url plain http", nil, false, append([]string{"--api-url", "http://ghe.example.com/api/v3"}, org...), "plain http is only allowed to this machine"},
+		{"api-url plain http", nil, false, append([]string{"--api-url", "http://ghe.example.com/api/v3"}, org...), "plain http is only allowed to a loopback host"},
 		{"api-url with credentials", nil, false, append([]string{"--api-url", "https://u:p@ghe.example.com/api/v3"}, org...), "must not carry credentials"},
 		{"GITHUB_API_URL bad", []string{"GITHUB_API_URL", "ghe.example.com"}, true, nil, `GITHUB_API_URL="ghe.example.com"`},
 		{"missing CA file", nil, false, append([]string{"--ca-file", filepath.Join(w.dir, "ca.pem")}, org...), filepath.Join(w.dir, "ca.pem")},
@@ -95,12 +96,18 @@ func TestBadInput(t *testing.T) {
 		{"config event", nil, false, []string{"--config", badEvents}, "config " + badEvents + ": targets[0]: events"},
 		{"missing config", nil, false, []string{"--config", filepath.Join(w.dir, "nope.yaml")}, "--config " + filepath.Join(w.dir, "nope.yaml") + ": no such file"},
 		{"config and flags", nil, false, append([]string{"--config", badEvents}, org...), ""},
+		{"config hook typo", nil, false, []string{"--config", hookTypo}, "config " + hookTypo + `: line 3: hook: "20000l" is not a whole number`},
+		{"event typo", nil, false, append([]string{"--events", "pushh"}, org...), `--events: event "pushh": unknown webhook event "pushh"; did you mean "push"?`},
+		{"action typo", nil, false, append([]string{"--events", "issues.opend"}, org...), `--events: event "issues.opend": GitHub sends no action "opend" with issues; did you mean "issues.opened"?`},
+		{"NaN pace scale", nil, false, append([]string{"--pace-scale", "NaN"}, org...), "--pace-scale NaN"},
 		{"bad since", nil, false, append([]string{"--since", "yesterday"}, org...), `--since: "yesterday": want a duration like 36h or 2d`},
 		{"negative since", nil, false, append([]string{"--since", "-3h"}, org...), `--since: "-3h"`},
 		{"bad output", nil, false, append([]string{"--output", "xml"}, org...), `--output "xml": want text or json`},
 		{"concurrency 0", nil, false, append([]string{"--concurrency", "0"}, org...), "--concurrency 0: want 1 to 100"},
 		{"concurrency 101", nil, false, append([]string{"--concurrency", "101"}, org...), "--concurrency 101"},
-		{"negative rate", nil, false, append([]string{"--rate", "-1"}, org...), "--rate -1: must not be negative"},
+		{"negative rate", nil, false, append([]string{"--rate", "-1"}, org...), "--rate -1: want a number"},
+		{"NaN rate", nil, false, append([]string{"--rate", "NaN"}, org...), "--rate NaN: want a number"},
+		{"infinite rate", nil, false, append([]string{"--rate", "+Inf"}, org...), "--rate +Inf: want a number"},
 		{"negative per-minute", nil, false, append([]string{"--per-minute", "-1"}, org...), "--per-minute -1: must not be negative"},
 		{"negative per-hour", nil, false, append([]string{"--per-hour", "-5"}, org...), "--per-hour -5: must not be negative"},
 		{"per-hour not a number", nil, false, append([]string{"--per-hour", "lots"}, org...), "--per-hour"},

@@ -11,6 +11,7 @@ import (
 	"unicode"
 
 	"github.com/redeliver/redeliver"
+	"github.com/redeliver/redeliver/githubapi"
 )
 
 // runResult is the whole run; its JSON form is the `--output json` report.
@@ -22,7 +23,16 @@ type runResult struct {
 	Targets  []*redeliver.Report `json:"targets"`
 	Totals   totals              `json:"totals"`
 	Problems []string            `json:"problems,omitempty"`
-	ExitCode int                 `json:"exit_code"`
+	// LedgerDropped counts ledger entries the state dropped to fit its
+	// size limit (Actions variables hold 48 KB).
+	LedgerDropped int `json:"ledger_dropped,omitempty"`
+	// Error is why the run could not start (bad input, credentials).
+	Error     string `json:"error,omitempty"`
+	ErrorCode string `json:"error_code,omitempty"`
+	ExitCode  int    `json:"exit_code"`
+
+	// cut are the targets --timeout stopped.
+	cut map[*redeliver.Report]bool
 }
 
 type totals struct {
@@ -58,50 +68,106 @@ func (r *runResult) add(rep *redeliver.Report) {
 	}
 }
 
+// timedOut marks a target that --timeout stopped: what it left is for the
+// next run, not a failure.
+func (r *runResult) timedOut(rep *redeliver.Report) {
+	if r.cut == nil {
+		r.cut = map[*redeliver.Report]bool{}
+	}
+	r.cut[rep] = true
+}
+
 // exitCode: 3 when GitHub refused the credentials, 2 for invalid input
 // found late (a --hook-url that matches nothing), 1 when any target or
-// redelivery failed, else 0.
+// redelivery failed, 4 when the run stopped early and left work for the
+// next run because of a rate limit or --timeout, else 0. A run the probe
+// stopped because the receiver still fails exits 0: nothing failed that a
+// later run cannot do.
 func (r *runResult) exitCode() int {
-	code := exitOK
+	code, incomplete := exitOK, false
 	for _, t := range r.Targets {
+		limited := r.cut[t] || t.ErrorCode == redeliver.ERateLimited || deferredByLimit(t) || stoppedByLimit(t)
 		switch {
 		case t.ErrorCode == redeliver.EAuth:
 			return exitAuth
 		case t.ErrorCode == redeliver.EInvalid && code == exitOK:
 			code = exitInvalid
-		case t.Error != "" || t.Errors > 0:
+		case t.Errors > 0 || (t.Error != "" && !limited):
 			code = exitFailed
 		}
+		incomplete = incomplete || limited
 	}
-	if len(r.Problems) > 0 && code == exitOK {
-		code = exitFailed
+	switch {
+	case code != exitOK:
+		return code
+	case len(r.Problems) > 0:
+		return exitFailed
+	case incomplete:
+		return exitIncomplete
 	}
-	return code
+	return exitOK
+}
+
+// stoppedByLimit reports a target the engine stopped early, leaving work,
+// because time ran out or a rate limit could not be waited out. The engine
+// says why only in words; these are its two phrases for it.
+func stoppedByLimit(t *redeliver.Report) bool {
+	return t.Deferred > 0 && (strings.HasPrefix(t.Stopped, "deadline reached") || strings.HasPrefix(t.Stopped, "rate limited"))
+}
+
+// deferredByLimit reports a target whose redeliveries were put off by a
+// rate limit that could not be waited out (the engine records the error
+// on each deferred item).
+func deferredByLimit(t *redeliver.Report) bool {
+	for _, it := range t.Items {
+		if it.Verdict == redeliver.VerdictDeferred && it.Error != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // writeResult prints the result, and in GitHub Actions also writes the job
 // summary and annotations.
-func writeResult(io *streams, format string, r *runResult) error {
+func writeResult(ios *streams, format string, r *runResult) error {
 	r.Version = 1
-	r.ExitCode = r.exitCode()
+	r.redact()
 	var err error
 	if format == "json" {
-		enc := json.NewEncoder(io.out)
+		enc := json.NewEncoder(ios.out)
 		enc.SetIndent("", "  ")
 		err = enc.Encode(r)
 	} else {
-		writeText(io.out, r)
+		writeText(ios.out, r)
 	}
-	if io.getenv("GITHUB_ACTIONS") == "true" {
-		writeAnnotations(io.out, r)
-		if path := io.getenv("GITHUB_STEP_SUMMARY"); path != "" {
+	if ios.getenv("GITHUB_ACTIONS") == "true" {
+		writeAnnotations(ios.out, r)
+		if path := ios.getenv("GITHUB_STEP_SUMMARY"); path != "" {
 			if serr := appendFile(path, stepSummary(r)); serr != nil {
-				fmt.Fprintln(io.err, "warning: writing the job summary:", serr)
+				fmt.Fprintln(ios.err, "warning: writing the job summary:", serr)
 			}
 		}
 	}
 	return err
 }
+
+// redact hides what URLs in messages may carry (userinfo, query values,
+// fragments) in every message of the result.
+func (r *runResult) redact() {
+	r.Error = redactURLs(r.Error)
+	for i, p := range r.Problems {
+		r.Problems[i] = redactURLs(p)
+	}
+	for _, t := range r.Targets {
+		t.Error, t.Stopped = redactURLs(t.Error), redactURLs(t.Stopped)
+		for i := range t.Items {
+			t.Items[i].Error = redactURLs(t.Items[i].Error)
+		}
+	}
+}
+
+// redactURLs hides secrets URLs may carry in a message.
+func redactURLs(msg string) string { return githubapi.RedactURLs(msg) }
 
 func when(t time.Time) string {
 	if t.IsZero() {
@@ -150,8 +216,12 @@ func writeText(w io.Writer, r *runResult) {
 		for _, g := range t.Uncovered {
 			fmt.Fprintf(w, "  ! not covered: %s to %s: %s\n", when(g.From), when(g.To), g.Reason)
 		}
-		if t.Stopped != "" {
+		switch {
+		case t.Stopped != "" && (t.Deferred > 0 || !t.Complete):
 			fmt.Fprintf(w, "  ! stopped early: %s\n", t.Stopped)
+		case t.Stopped != "":
+			// Nothing was left: the stop came after the last request.
+			fmt.Fprintf(w, "  ! note: %s\n", strings.TrimSuffix(t.Stopped, "; the rest is left for the next run"))
 		}
 		if t.Error != "" {
 			fmt.Fprintf(w, "  ! error: %s\n", printable(t.Error))
@@ -159,6 +229,9 @@ func writeText(w io.Writer, r *runResult) {
 	}
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "error: %s\n", printable(p))
+	}
+	if r.LedgerDropped > 0 {
+		fmt.Fprintf(w, "warning: the ledger was full: %d entries were dropped to fit (closed ones first); a failed event among them is followed only while GitHub still lists it in a run's window\n", r.LedgerDropped)
 	}
 	since := time.Time{}
 	for _, t := range r.Targets {
@@ -211,6 +284,10 @@ func writeAnnotations(w io.Writer, r *runResult) {
 			fmt.Fprintf(w, "::warning title=%s::%s\n", escapeProperty("redeliver: not covered"),
 				escapeData(fmt.Sprintf("%s: %s to %s: %s", t.Name, when(g.From), when(g.To), g.Reason)))
 		}
+	}
+	if r.LedgerDropped > 0 {
+		fmt.Fprintf(w, "::warning title=%s::%s\n", escapeProperty("redeliver: ledger full"),
+			escapeData(fmt.Sprintf("%d ledger entries were dropped to fit the Actions variable", r.LedgerDropped)))
 	}
 }
 

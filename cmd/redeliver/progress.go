@@ -1,43 +1,97 @@
 package main
 
 import (
+	"fmt"
+	"sync"
+	"time"
+
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/redeliver/redeliver"
 )
 
-// progress draws a bar on stderr, only when stderr is a terminal and the
-// run is long enough to need one.
+// progress shows how a run goes, on stderr: a bar on a terminal once a
+// target has enough redeliveries planned to need one; elsewhere (a CI
+// log, a cron mail) a plain line at most every lineEvery, so a long run
+// is never silent.
 type progress struct {
-	enabled bool
-	io      *streams
-	bar     *progressbar.ProgressBar
+	ios   *streams
+	bar   bool // draw a bar (stderr is a terminal, the output is text)
+	every time.Duration
+	now   func() time.Time
+
+	mu      sync.Mutex // the engine reports from its workers
+	b       *progressbar.ProgressBar
+	started time.Time // of the current target's redeliveries
+	last    time.Time // the last plain line, or the target's start
 }
 
-// longRun is how many planned redeliveries make a run worth a bar.
-const longRun = 30
+// longRun is how many planned redeliveries make a target worth a bar.
+const longRun = 10
 
-func newProgress(io *streams, text bool) *progress {
-	return &progress{enabled: io.errTTY && text, io: io}
+// lineEvery is the most time between two plain progress lines.
+const lineEvery = 30 * time.Second
+
+func newProgress(ios *streams, text bool) *progress {
+	return &progress{ios: ios, bar: ios.errTTY && text, every: lineEvery, now: time.Now}
 }
 
 func (p *progress) update(ev redeliver.Progress) {
-	if !p.enabled || ev.ToSend < longRun {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ios.errTTY {
+		if p.bar && ev.ToSend >= longRun {
+			p.draw(ev)
+		}
 		return
 	}
-	if p.bar == nil {
-		p.bar = progressbar.NewOptions(ev.ToSend,
-			progressbar.OptionSetWriter(p.io.err),
+	now := p.now()
+	if p.last.IsZero() {
+		p.last = now
+	}
+	if ev.ToSend > 0 && p.started.IsZero() {
+		p.started = now
+	}
+	if now.Sub(p.last) < p.every {
+		return
+	}
+	p.last = now
+	fmt.Fprintln(p.ios.err, progressLine(ev, now.Sub(p.started)))
+}
+
+// progressLine says where a target is: listing, or redelivering with the
+// rate so far and the time left at that rate.
+func progressLine(ev redeliver.Progress, sending time.Duration) string {
+	if ev.ToSend == 0 {
+		return fmt.Sprintf("progress: %s: listing, %d pages and %d attempts so far", ev.Target, ev.Pages, ev.Attempts)
+	}
+	line := fmt.Sprintf("progress: %s: redelivered %d of %d", ev.Target, ev.Redelivered, ev.ToSend)
+	if secs := sending.Seconds(); secs > 0 && ev.Redelivered > 0 {
+		rate := float64(ev.Redelivered) / secs
+		left := time.Duration(float64(ev.ToSend-ev.Redelivered) / rate * float64(time.Second))
+		line += fmt.Sprintf(" (%.1f a minute, about %s left)", rate*60, left.Round(time.Second))
+	}
+	return line
+}
+
+func (p *progress) draw(ev redeliver.Progress) {
+	if p.b == nil {
+		p.b = progressbar.NewOptions(ev.ToSend,
+			progressbar.OptionSetWriter(p.ios.err),
 			progressbar.OptionSetDescription("redelivering "+ev.Target),
 			progressbar.OptionShowCount(),
 			progressbar.OptionClearOnFinish())
 	}
-	_ = p.bar.Set(ev.Redelivered)
+	_ = p.b.Set(ev.Redelivered)
 }
 
+// done ends a target: the bar is cleared, the plain lines start afresh.
 func (p *progress) done() {
-	if p.bar != nil {
-		_ = p.bar.Finish()
-		p.bar = nil
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.b != nil {
+		_ = p.b.Finish()
+		p.b = nil
 	}
+	p.started, p.last = time.Time{}, time.Time{}
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -19,10 +21,14 @@ var version = "dev"
 
 // Exit codes, documented in the README.
 const (
-	exitOK      = 0 // every recoverable failure was asked for
-	exitFailed  = 1 // some redelivery or target failed; the others were done
-	exitInvalid = 2 // invalid input: nothing was sent or written
-	exitAuth    = 3 // GitHub refused the credentials or the permission
+	exitOK         = 0 // every recoverable failure was asked for
+	exitFailed     = 1 // some redelivery or target failed; the others were done
+	exitInvalid    = 2 // invalid input: nothing was sent or written
+	exitAuth       = 3 // GitHub refused the credentials or the permission
+	exitIncomplete = 4 // work left for the next run: a rate limit or --timeout stopped it
+	// A run stopped by a signal exits 128 + the signal's number, as shells
+	// report it: 130 for SIGINT, 143 for SIGTERM.
+	exitSignalBase = 128
 )
 
 // streams are the command's I/O, injected so tests capture them.
@@ -53,8 +59,23 @@ func (e *exitError) Error() string {
 }
 func (e *exitError) Unwrap() error { return e.err }
 
-// execute runs the command line and returns the exit code.
-func execute(ctx context.Context, args []string, io *streams) int {
+// interrupted is the cause of a context cancelled by a signal.
+type interrupted struct{ sig syscall.Signal }
+
+func (e interrupted) Error() string { return "interrupted by " + e.sig.String() }
+
+// interruption returns the exit code of a run a signal stopped, or 0.
+func interruption(ctx context.Context) int {
+	var in interrupted
+	if ctx.Err() != nil && errors.As(context.Cause(ctx), &in) {
+		return exitSignalBase + int(in.sig)
+	}
+	return 0
+}
+
+// newRootCmd is the command tree. Each subcommand is one constructor that
+// takes the factory.
+func newRootCmd(f *factory) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "redeliver",
 		Short:         "Find failed GitHub webhook deliveries and redeliver them",
@@ -63,34 +84,62 @@ func execute(ctx context.Context, args []string, io *streams) int {
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.SetOut(io.out)
-	root.SetErr(io.err)
-	root.SetIn(io.in)
+	// -v is --verbose on every command; the version is --version alone.
+	root.PersistentFlags().BoolVarP(&f.Verbose, "verbose", "v", false, "log every step to stderr")
+	root.AddCommand(
+		newRunCmd(f),
+		newDeliveriesCmd(f),
+		newStatusCmd(f),
+		newDemoCmd(f),
+		newStateCmd(f.IO),
+		newServeCmd(f.IO),
+	)
+	addReleaseCommands(root, f.IO)
+	return root
+}
+
+// execute runs the command line and returns the exit code.
+func execute(ctx context.Context, args []string, ios *streams) int {
+	root := newRootCmd(newFactory(ios))
+	root.SetOut(ios.out)
+	root.SetErr(ios.err)
+	root.SetIn(ios.in)
 	root.SetArgs(args)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: exitInvalid, err: err}
 	})
-	root.AddCommand(newRunCmd(io), newDeliveriesCmd(io), newStatusCmd(io), newDemoCmd(io), newServeCmd(io))
-	root.AddCommand(newStateCmd(io))
-	addReleaseCommands(root, io)
 
 	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return exitOK
-	}
+	code := exitOK
 	var ee *exitError
-	if errors.As(err, &ee) {
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
 		if ee.err != nil {
-			fmt.Fprintln(io.err, "redeliver:", printable(ee.err.Error()))
+			fmt.Fprintln(ios.err, "redeliver:", printable(redactURLs(ee.err.Error())))
 		}
-		return ee.code
+		code = ee.code
+	default:
+		var re *redeliver.Error
+		if !errors.As(err, &re) {
+			// cobra's own complaints (unknown command, bad arguments) span
+			// lines ("Did you mean …"): each line is kept printable.
+			for i, line := range strings.Split(strings.TrimRight(err.Error(), "\n"), "\n") {
+				line = printable(strings.ReplaceAll(line, "\t", "    "))
+				if i == 0 {
+					line = "redeliver: " + line
+				}
+				fmt.Fprintln(ios.err, line)
+			}
+			return exitInvalid
+		}
+		fmt.Fprintln(ios.err, "redeliver:", printable(redactURLs(err.Error())))
+		code = exitCode(err)
 	}
-	fmt.Fprintln(io.err, "redeliver:", printable(err.Error()))
-	var re *redeliver.Error
-	if !errors.As(err, &re) {
-		return exitInvalid // cobra's own complaints: unknown command, bad arguments
+	if sig := interruption(ctx); sig != 0 && err != errServiceStopped {
+		return sig
 	}
-	return exitCode(err)
+	return code
 }
 
 // exitCode maps an error's code to the documented exit code.
@@ -112,5 +161,17 @@ func newLogger(w io.Writer, verbose bool) *slog.Logger {
 	if verbose {
 		level = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: redactAttr}))
+}
+
+// redactAttr hides what URLs in log values may carry (userinfo, query
+// values, fragments).
+func redactAttr(_ []string, a slog.Attr) slog.Attr {
+	switch v := a.Value.Any().(type) {
+	case string:
+		a.Value = slog.StringValue(redactURLs(v))
+	case error:
+		a.Value = slog.StringValue(redactURLs(v.Error()))
+	}
+	return a
 }

@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,8 +16,15 @@ import (
 	"github.com/redeliver/redeliver/config"
 )
 
-// runOptions are the flags of `redeliver run`.
+// runOptions are what `redeliver run` is given: its streams, the means to
+// build its dependencies, and its flags.
 type runOptions struct {
+	IO       *streams
+	Settings func() (*config.Settings, error)
+	GitHub   gitHubFunc
+	State    stateFunc
+	Logger   func() *slog.Logger
+
 	flags       config.Flags
 	dryRun      bool
 	output      string
@@ -30,12 +40,12 @@ type runOptions struct {
 	concurrency              int
 	timeout                  time.Duration
 	lockWait                 time.Duration
-	verbose                  bool
 	noProbe                  bool
 }
 
-func newRunCmd(io *streams) *cobra.Command {
-	o := &runOptions{}
+func newRunCmd(f *factory) *cobra.Command {
+	o := &runOptions{IO: f.IO, GitHub: connect, State: openState, Logger: f.logger}
+	o.Settings = f.settings(&o.flags)
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Find failed deliveries of the targets and redeliver them (one pass)",
@@ -47,10 +57,14 @@ with growing spacing, then reports it exhausted.
 With no flags it reads the environment of GitHub's docs scripts (TOKEN,
 ORGANIZATION_NAME or REPO_OWNER/REPO_NAME, HOOK_ID, APP_ID/PRIVATE_KEY,
 LAST_REDELIVERY_VARIABLE_NAME, WORKFLOW_REPO_OWNER/WORKFLOW_REPO_NAME).`,
+		Example: `  redeliver run --org acme --hook 123456
+  redeliver run --repo acme/api --dry-run
+  redeliver run --config redeliver.yaml --output json --report report.json
+  redeliver run --app --app-id 12345 --private-key-file app.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.perMinuteSet, o.perHourSet = cmd.Flags().Changed("per-minute"), cmd.Flags().Changed("per-hour")
-			return runRun(cmd.Context(), io, o)
+			return runRun(cmd.Context(), o)
 		},
 	}
 	fs := cmd.Flags()
@@ -72,24 +86,24 @@ LAST_REDELIVERY_VARIABLE_NAME, WORKFLOW_REPO_OWNER/WORKFLOW_REPO_NAME).`,
 	fs.IntVar(&o.concurrency, "concurrency", 1, "redelivery requests in flight at once (GitHub's advice is 1)")
 	fs.DurationVar(&o.timeout, "timeout", 0, "stop asking after this long; what is left waits for the next run (0: no limit)")
 	fs.DurationVar(&o.lockWait, "lock-wait", time.Minute, "how long to wait for another run holding the state")
-	fs.BoolVarP(&o.verbose, "verbose", "v", false, "log every step to stderr")
 	fs.BoolVar(&o.noProbe, "no-probe", false, "do not check during long runs whether the receiver takes the redeliveries")
 	return cmd
 }
 
-// checkRunOptions validates the flags that config does not know.
-func checkRunOptions(o *runOptions) error {
+// check validates the flags that config does not know.
+func (o *runOptions) check() error {
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 	switch {
 	case o.output != "text" && o.output != "json":
 		return redeliver.Errorf(redeliver.EInvalid, "--output %q: want text or json", o.output)
-	case o.rate < 0:
-		return redeliver.Errorf(redeliver.EInvalid, "--rate %v: must not be negative", o.rate)
+	case !finite(o.rate) || o.rate < 0:
+		return redeliver.Errorf(redeliver.EInvalid, "--rate %v: want a number of redeliveries per second, 0 or more (0: no limit)", o.rate)
 	case o.perMinute < 0:
 		return redeliver.Errorf(redeliver.EInvalid, "--per-minute %d: must not be negative", o.perMinute)
 	case o.perHour < 0:
 		return redeliver.Errorf(redeliver.EInvalid, "--per-hour %d: must not be negative", o.perHour)
-	case o.paceScale <= 0:
-		return redeliver.Errorf(redeliver.EInvalid, "--pace-scale %v: must be positive", o.paceScale)
+	case !finite(o.paceScale) || o.paceScale <= 0:
+		return redeliver.Errorf(redeliver.EInvalid, "--pace-scale %v: must be a positive number", o.paceScale)
 	case o.concurrency < 1 || o.concurrency > 100:
 		return redeliver.Errorf(redeliver.EInvalid, "--concurrency %d: want 1 to 100 (GitHub allows 100 concurrent requests)", o.concurrency)
 	case o.timeout < 0:
@@ -110,126 +124,233 @@ func checkRunOptions(o *runOptions) error {
 	return nil
 }
 
-func runRun(ctx context.Context, io *streams, o *runOptions) error {
-	if err := checkRunOptions(o); err != nil {
-		return err
-	}
-	s, err := config.Resolve(o.flags, io.getenv, nil)
-	if err != nil {
-		return err
-	}
-	log := newLogger(io.err, o.verbose)
-	for _, w := range s.Warnings {
-		fmt.Fprintln(io.err, "warning:", w)
-	}
-	// An existing state file is checked before GitHub is asked anything,
-	// and a new one is created only once the credentials work: bad input
-	// or bad credentials leave nothing behind.
-	var store redeliver.Store
-	flush := noFlush
-	if existing := stateFileExists(s); existing {
-		if store, flush, err = openStore(ctx, s, nil, o.dryRun); err != nil {
-			return err
+func runRun(ctx context.Context, o *runOptions) error {
+	if err := o.check(); err != nil {
+		if o.output != "json" {
+			return err // the output format itself may be what is wrong
 		}
-		defer store.Close()
+		return o.finish(ctx, o.failed(err), err)
+	}
+	sess, err := o.prepare(ctx)
+	if err != nil {
+		return o.finish(ctx, o.failed(err), err)
+	}
+	defer sess.close()
+	return o.finish(ctx, sess.run(ctx), nil)
+}
+
+// runSession is a run's dependencies, once built and checked.
+type runSession struct {
+	o          *runOptions
+	s          *config.Settings
+	log        *slog.Logger
+	gh         *githubClient
+	pacer      *redeliver.Pacer
+	st         *state
+	closers    []func() error
+	targets    []plannedTarget
+	targetErrs []error
+}
+
+// prepare resolves the settings, checks the credentials, finds the
+// targets, opens and locks the state. An existing state file is checked
+// before GitHub is asked anything, and a new one is created only once the
+// credentials and the targets work: bad input or bad credentials leave
+// nothing behind.
+func (o *runOptions) prepare(ctx context.Context) (_ *runSession, err error) {
+	s, err := o.Settings()
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range s.Warnings {
+		fmt.Fprintln(o.IO.err, "warning:", w)
+	}
+	sess := &runSession{o: o, s: s, log: o.Logger()}
+	defer func() {
+		if err != nil {
+			sess.close()
+		}
+	}()
+	if stateFileExists(s) {
+		if err := sess.open(ctx); err != nil {
+			return nil, err
+		}
 	}
 	// The pacer is made once GitHub has said whether it limits rates; a
 	// secondary limit met before then has nothing to slow down yet.
-	var pacer *redeliver.Pacer
-	gh, err := connect(s, log, func() {
-		if pacer != nil {
-			pacer.Slow()
-		}
-	})
-	if err != nil {
-		return err
+	if sess.gh, err = o.GitHub(s, sess.log, sess.slowDown); err != nil {
+		return nil, err
 	}
-	if err := gh.CheckAuth(ctx); err != nil {
-		return err
+	if err := sess.gh.CheckAuth(ctx); err != nil {
+		return nil, err
 	}
 	limitsOff := false
 	if s.GHES {
-		limitsOff, _ = gh.RateLimitingOff(ctx) // asked once, by CheckAuth
+		limitsOff, _ = sess.gh.RateLimitingOff(ctx) // asked once, by CheckAuth
 	}
-	pacer = newPacer(o, limitsOff)
+	sess.pacer = newPacer(o, limitsOff)
 	// Targets given by "every hook" or a hook URL are found before a new
 	// state is made: when none is found (a --hook-url that matches no
 	// hook) nothing is written.
-	targets, targetErrs := expandTargets(ctx, gh, s.Targets)
-	if store == nil && len(targets) > 0 {
-		if store, flush, err = openStore(ctx, s, gh, o.dryRun); err != nil {
-			return err
-		}
-		defer store.Close()
+	sess.targets, sess.targetErrs = expandTargets(ctx, sess.gh, s.Targets)
+	if sess.st == nil && !o.dryRun {
+		// A new state is made only for hooks that are there.
+		reachable(ctx, sess.gh, sess.targets)
 	}
-	if store != nil && !o.dryRun {
-		unlock, err := lockStore(ctx, io, store, o.lockWait)
+	if sess.st == nil && slices.ContainsFunc(sess.targets, func(t plannedTarget) bool { return t.failed == nil }) {
+		if err := sess.open(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if sess.st != nil && !o.dryRun {
+		unlock, err := lockStore(ctx, o.IO, sess.st, o.lockWait)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		defer unlock()
+		sess.closers = append(sess.closers, unlock)
 	}
-	warnPace(ctx, io, s, gh, o)
+	warnPace(ctx, o.IO, s, sess.gh, o)
+	return sess, nil
+}
 
+// open opens the state.
+func (sess *runSession) open(ctx context.Context) error {
+	st, err := sess.o.State(ctx, sess.s, sess.gh, sess.log, sess.o.dryRun)
+	if err != nil {
+		return err
+	}
+	sess.st = st
+	sess.closers = append(sess.closers, st.Close)
+	return nil
+}
+
+// slowDown halves the pace after a secondary rate limit.
+func (sess *runSession) slowDown() {
+	if sess.pacer != nil {
+		sess.pacer.Slow()
+	}
+}
+
+// close unlocks and closes the state, last opened first.
+func (sess *runSession) close() {
+	for i := len(sess.closers) - 1; i >= 0; i-- {
+		_ = sess.closers[i]()
+	}
+	sess.closers = nil
+}
+
+// run makes the pass over every target and saves the state.
+func (sess *runSession) run(ctx context.Context) *runResult {
+	o := sess.o
 	runCtx := ctx
 	if o.timeout > 0 {
 		var cancel context.CancelFunc
 		runCtx, cancel = context.WithTimeout(ctx, o.timeout)
 		defer cancel()
 	}
-	res := &runResult{DryRun: o.dryRun, APIURL: s.APIURL, State: s.State.String()}
-	for _, err := range targetErrs {
+	res := sess.result()
+	for _, err := range sess.targetErrs {
 		res.add(&redeliver.Report{Error: err.Error(), ErrorCode: redeliver.ErrorCode(err)})
 	}
-	bar := newProgress(io, o.output == "text")
-	for _, t := range targets {
+	bar := newProgress(o.IO, o.output == "text")
+	for _, t := range sess.targets {
+		if t.failed != nil {
+			res.add(t.failed)
+			if t.failed.ErrorCode == redeliver.EAuth {
+				break
+			}
+			continue
+		}
 		r := &redeliver.Runner{
-			Source: gh, Redeliverer: gh, Store: store, Policy: t.Policy, Pacer: pacer,
-			Concurrency: o.concurrency, DryRun: o.dryRun, Probe: !o.noProbe, Logger: log,
+			Source: sess.gh, Redeliverer: sess.gh, Store: sess.st, Policy: t.Policy, Pacer: sess.pacer,
+			Concurrency: o.concurrency, DryRun: o.dryRun, Probe: !o.noProbe, Logger: sess.log,
 			OnProgress: bar.update, Spill: spillQueue,
 		}
 		rep, _ := r.Run(runCtx, t.Target)
 		bar.done()
 		res.add(rep)
+		if runCtx.Err() != nil && ctx.Err() == nil {
+			res.timedOut(rep) // --timeout: the rest waits for the next run
+		}
 		if rep.ErrorCode == redeliver.EAuth {
 			break // the same credentials will fail for the others too
 		}
 	}
-	if err := flush(context.WithoutCancel(ctx)); err != nil {
+	if sess.st == nil {
+		return res // no target found: nothing was opened
+	}
+	if err := sess.st.Flush(context.WithoutCancel(ctx)); err != nil {
 		res.Problems = append(res.Problems, "saving the state: "+err.Error())
 	}
-	if err := writeResult(io, o.output, res); err != nil {
+	res.LedgerDropped = sess.st.Dropped()
+	return res
+}
+
+// result is an empty result of this run.
+func (sess *runSession) result() *runResult {
+	return &runResult{DryRun: sess.o.dryRun, APIURL: sess.s.APIURL, State: sess.s.State.String()}
+}
+
+// failed is the result of a run that could not start.
+func (o *runOptions) failed(err error) *runResult {
+	res := &runResult{DryRun: o.dryRun, Error: err.Error(), ErrorCode: redeliver.ErrorCode(err)}
+	if s, serr := o.Settings(); serr == nil {
+		res.APIURL, res.State = s.APIURL, s.State.String()
+	}
+	return res
+}
+
+// finish prints and writes the result and turns it into the exit code.
+// A run that could not start (err) still gets its JSON report, with the
+// error; its text form is the error message alone.
+func (o *runOptions) finish(ctx context.Context, res *runResult, err error) error {
+	res.ExitCode = res.exitCode()
+	if err != nil {
+		res.ExitCode = exitCode(err)
+	}
+	if sig := interruption(ctx); sig != 0 {
+		res.ExitCode = sig
+	}
+	if err == nil || o.output == "json" {
+		if werr := writeResult(o.IO, o.output, res); werr != nil {
+			return werr
+		}
+	}
+	// Files are written for every run that got past the input checks.
+	if redeliver.ErrorCode(err) != redeliver.EInvalid {
+		if o.report != "" {
+			if werr := writeReportFile(o.report, res); werr != nil {
+				return redeliver.Wrap(redeliver.EInternal, werr, "--report %s", o.report)
+			}
+		}
+		if o.metricsFile != "" {
+			if werr := writeMetrics(o.metricsFile, res, time.Now()); werr != nil {
+				return redeliver.Wrap(redeliver.EInternal, werr, "--metrics-file %s", o.metricsFile)
+			}
+		}
+	}
+	if err != nil {
 		return err
 	}
-	if o.report != "" {
-		if err := writeReportFile(o.report, res); err != nil {
-			return redeliver.Wrap(redeliver.EInternal, err, "--report %s", o.report)
-		}
-	}
-	if o.metricsFile != "" {
-		if err := writeMetrics(o.metricsFile, res, time.Now()); err != nil {
-			return redeliver.Wrap(redeliver.EInternal, err, "--metrics-file %s", o.metricsFile)
-		}
-	}
-	if code := res.exitCode(); code != exitOK {
-		return &exitError{code: code}
+	if res.ExitCode != exitOK {
+		return &exitError{code: res.ExitCode}
 	}
 	return nil
 }
 
 // lockStore takes the state lock, saying so when it has to wait.
-func lockStore(ctx context.Context, io *streams, st redeliver.Store, wait time.Duration) (func() error, error) {
+func lockStore(ctx context.Context, ios *streams, st redeliver.Store, wait time.Duration) (func() error, error) {
 	unlock, err := st.Lock(ctx, 0)
 	if err == nil || wait == 0 || redeliver.ErrorCode(err) != redeliver.EConflict {
 		return unlock, err
 	}
-	fmt.Fprintf(io.err, "redeliver: %v; waiting up to %s\n", err, wait)
+	fmt.Fprintf(ios.err, "redeliver: %v; waiting up to %s\n", err, wait)
 	return st.Lock(ctx, wait)
 }
 
 // warnPace warns when the pace exceeds GitHub's advice on an instance that
 // enforces rate limits (github.com, or GHES with limits on).
-func warnPace(ctx context.Context, io *streams, s *config.Settings, gh interface {
+func warnPace(ctx context.Context, ios *streams, s *config.Settings, gh interface {
 	RateLimitingOff(context.Context) (bool, error)
 }, o *runOptions) {
 	within := o.rate > 0 && o.rate <= o.paceScale && o.concurrency == 1 &&
@@ -242,7 +363,7 @@ func warnPace(ctx context.Context, io *streams, s *config.Settings, gh interface
 			return
 		}
 	}
-	fmt.Fprintln(io.err, "warning: --rate, --per-minute, --per-hour or --concurrency exceed GitHub's advice and limits (one request at a time, 1 s apart, 80 a minute, 500 an hour) on an instance that enforces rate limits; secondary limits will slow the run down")
+	fmt.Fprintln(ios.err, "warning: --rate, --per-minute, --per-hour or --concurrency exceed GitHub's advice and limits (one request at a time, 1 s apart, 80 a minute, 500 an hour) on an instance that enforces rate limits; secondary limits will slow the run down")
 }
 
 // newPacer paces redeliveries as the flags say, time-compressed by

@@ -172,10 +172,11 @@ func runServe(ctx context.Context, io *streams, o *serveOptions) error {
 		return redeliver.Wrap(redeliver.EInvalid, err, "--listen %s", o.listen)
 	}
 	defer ln.Close()
-	store, flush, err := openStore(ctx, s, gh, false)
+	st, err := openState(ctx, s, gh, log, false)
 	if err != nil {
 		return err
 	}
+	store, flush := st.Store, st.Flush
 	defer store.Close()
 	unlock, err := lockStore(ctx, io, store, o.lockWait)
 	if err != nil {
@@ -221,8 +222,15 @@ func runServe(ctx context.Context, io *streams, o *serveOptions) error {
 	if err := flush(context.WithoutCancel(ctx)); err != nil {
 		return redeliver.Wrap(redeliver.EInternal, err, "saving the state")
 	}
+	if ctx.Err() != nil {
+		return errServiceStopped
+	}
 	return nil
 }
+
+// errServiceStopped is a service stopped by SIGTERM or SIGINT: a clean
+// stop, exit code 0 (a batch run stopped by a signal exits 130 or 143).
+var errServiceStopped = &exitError{code: exitOK}
 
 // serveTargets expands the settings' targets; any that cannot be found is
 // an error (a service must not start watching less than it was told).

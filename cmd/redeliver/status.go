@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"slices"
 	"text/tabwriter"
 	"time"
@@ -14,9 +16,19 @@ import (
 	"github.com/redeliver/redeliver/config"
 )
 
+// statusOptions are what `redeliver status` is given. It resolves only
+// what reading the state needs: no target, and credentials only for an
+// Actions-variable state.
 type statusOptions struct {
+	IO       *streams
+	Settings func() (*config.Settings, error)
+	GitHub   gitHubFunc
+	State    stateFunc
+	Logger   func() *slog.Logger
+
 	flags  config.Flags
 	output string
+	export exportFlags
 }
 
 // targetStatus is what the state knows of one target.
@@ -26,70 +38,87 @@ type targetStatus struct {
 	Counts     map[string]int `json:"counts"` // by ledger state
 }
 
-func newStatusCmd(io *streams) *cobra.Command {
-	o := &statusOptions{}
+func newStatusCmd(f *factory) *cobra.Command {
+	o := &statusOptions{IO: f.IO, GitHub: connect, State: openState, Logger: f.logger}
+	o.Settings = f.stateSettings(&o.flags)
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show what the state knows per target: checkpoint and events by state",
 		Long: `status reads the state (never writes it) and prints, per target, the
 checkpoint and how many events are failed (waiting), pending, recovered,
 exhausted and expired.`,
+		Example: `  redeliver status
+  redeliver status --state actions:acme/ops/LAST_REDELIVERY
+  redeliver status --json target,checkpoint --template '{{range .}}{{.target}} {{timeago .checkpoint}}{{"\n"}}{{end}}'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runStatus(cmd.Context(), io, o)
+			return runStatus(cmd.Context(), o)
 		},
 	}
-	addStateFlag(cmd.Flags(), &o.flags)
-	addConnFlags(cmd.Flags(), &o.flags)
-	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	fs := cmd.Flags()
+	addStateFlag(fs, &o.flags)
+	addConnFlags(fs, &o.flags)
+	fs.StringVar(&o.flags.Config, "config", "", "YAML file whose state: key names the state")
+	fs.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	addExportFlags(fs, &o.export)
 	return cmd
 }
 
-func runStatus(ctx context.Context, io *streams, o *statusOptions) error {
+func runStatus(ctx context.Context, o *statusOptions) error {
 	if o.output != "text" && o.output != "json" {
 		return redeliver.Errorf(redeliver.EInvalid, "--output %q: want text or json", o.output)
 	}
-	loc, err := statusLocation(o.flags, io.getenv)
+	if err := o.export.check(jsonFields(targetStatus{})); err != nil {
+		return err
+	}
+	s, err := o.Settings()
 	if err != nil {
 		return err
 	}
-	s := &config.Settings{State: loc}
-	if loc.Kind == config.StateActionsVariable {
-		// The variable is read through the API: resolve connection and token.
-		full, err := config.Resolve(withAnyTarget(o.flags), io.getenv, nil)
-		if err != nil {
+	log := o.Logger()
+	var gh *githubClient
+	if s.State.Kind == config.StateActionsVariable {
+		// The variable is read through the API.
+		if gh, err = o.GitHub(s, log, nil); err != nil {
 			return err
 		}
-		full.State = loc
-		s = full
 	}
-	var gh = (*githubClient)(nil)
-	if loc.Kind == config.StateActionsVariable {
-		c, err := connect(s, newLogger(io.err, false), nil)
-		if err != nil {
-			return err
-		}
-		gh = c
-	}
-	store, _, err := openStore(ctx, s, gh, true)
+	st, err := o.State(ctx, s, gh, log, true)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	keys, err := store.Targets(ctx)
+	defer st.Close()
+	out, err := readStatus(ctx, st)
 	if err != nil {
 		return err
+	}
+	if o.export.enabled() {
+		return o.export.write(o.IO, out)
+	}
+	if o.output == "json" {
+		enc := json.NewEncoder(o.IO.out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"state": s.State.String(), "targets": out})
+	}
+	return writeStatus(o.IO.out, s.State, out)
+}
+
+// readStatus reads every target's checkpoint and ledger counts.
+func readStatus(ctx context.Context, st redeliver.Store) ([]targetStatus, error) {
+	keys, err := st.Targets(ctx)
+	if err != nil {
+		return nil, err
 	}
 	slices.Sort(keys)
 	var out []targetStatus
 	for _, k := range keys {
-		cp, _, err := store.Checkpoint(ctx, k)
+		cp, _, err := st.Checkpoint(ctx, k)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		es, err := store.Entries(ctx, k)
+		es, err := st.Entries(ctx, k)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		ts := targetStatus{Target: k, Checkpoint: cp.Time, Counts: map[string]int{}}
 		for _, e := range es {
@@ -97,17 +126,17 @@ func runStatus(ctx context.Context, io *streams, o *statusOptions) error {
 		}
 		out = append(out, ts)
 	}
-	if o.output == "json" {
-		enc := json.NewEncoder(io.out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"state": loc.String(), "targets": out})
-	}
-	fmt.Fprintf(io.out, "state: %s\n", loc)
+	return out, nil
+}
+
+// writeStatus prints the status as a table.
+func writeStatus(w io.Writer, loc config.StateLocation, out []targetStatus) error {
+	fmt.Fprintf(w, "state: %s\n", loc)
 	if len(out) == 0 {
-		fmt.Fprintln(io.out, "no targets yet: nothing has run against this state")
+		fmt.Fprintln(w, "no targets yet: nothing has run against this state")
 		return nil
 	}
-	tw := tabwriter.NewWriter(io.out, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TARGET\tCHECKPOINT\tFAILED\tPENDING\tRECOVERED\tEXHAUSTED\tEXPIRED")
 	for _, t := range out {
 		c := t.Counts
@@ -116,29 +145,4 @@ func runStatus(ctx context.Context, io *streams, o *statusOptions) error {
 			c[string(redeliver.StateExhausted)], c[string(redeliver.StateExpired)])
 	}
 	return tw.Flush()
-}
-
-// statusLocation finds the state without needing a target.
-func statusLocation(f config.Flags, env config.Getenv) (config.StateLocation, error) {
-	if f.State != "" {
-		return config.ParseState(f.State, "--state")
-	}
-	if name := env("LAST_REDELIVERY_VARIABLE_NAME"); name != "" {
-		s, err := config.Resolve(withAnyTarget(f), env, nil)
-		if err != nil {
-			return config.StateLocation{}, err
-		}
-		return s.State, nil
-	}
-	return config.StateLocation{Kind: config.StateSQLite, From: "default"}, nil
-}
-
-// withAnyTarget lets config.Resolve check the connection settings of a
-// command that has no target of its own.
-func withAnyTarget(f config.Flags) config.Flags {
-	if f.Org == "" && f.Repo == "" && !f.App && f.Config == "" {
-		f.Org = "status"
-		f.Hook = "1"
-	}
-	return f
 }

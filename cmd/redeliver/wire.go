@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/redeliver/redeliver"
@@ -28,14 +29,17 @@ func connect(s *config.Settings, log *slog.Logger, onLimit func()) (*githubapi.C
 	})
 }
 
-// openStore opens the state. readOnly stores (dry runs, status) never
+// openState opens the state. readOnly stores (dry runs, status) never
 // create or change anything; a missing SQLite file then reads as empty.
-func openStore(ctx context.Context, s *config.Settings, gh *githubapi.Client, readOnly bool) (redeliver.Store, func(context.Context) error, error) {
-	switch s.State.Kind {
-	case config.StateActionsVariable:
-		st, err := actionsvar.New(ctx, gh.REST(), s.State.Owner, s.State.Repo, s.State.Variable)
+func openState(ctx context.Context, s *config.Settings, gh *githubClient, log *slog.Logger, readOnly bool) (*state, error) {
+	if s.State.Kind == config.StateActionsVariable {
+		if gh == nil || gh.REST() == nil {
+			return nil, redeliver.Errorf(redeliver.EInvalid, "the Actions variable %s needs a token", s.State.Variable)
+		}
+		st, err := actionsvar.New(ctx, gh.REST(), s.State.Owner, s.State.Repo, s.State.Variable,
+			actionsvar.WithLogger(log), actionsvar.WithErrors(gh.Explain))
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		flush := func(ctx context.Context) error {
 			if readOnly {
@@ -43,53 +47,54 @@ func openStore(ctx context.Context, s *config.Settings, gh *githubapi.Client, re
 			}
 			return st.Flush(ctx)
 		}
-		return st, flush, nil
-	default:
-		if st, ok, err := openStateStore(ctx, s.State.Path, readOnly); ok {
-			return st, noFlush, err
-		}
-		path := s.State.Path
-		if path == "" {
-			p, err := sqlite.DefaultPath()
-			if err != nil {
-				return nil, nil, redeliver.Wrap(redeliver.EInvalid, err, "finding the default state path (set --state)")
-			}
-			path = p
-		}
-		if readOnly {
-			if _, err := os.Stat(path); os.IsNotExist(err) {
-				return emptyStore{}, noFlush, nil
-			}
-			st, err := sqlite.OpenReadOnly(path)
-			if err != nil {
-				return nil, nil, err
-			}
-			return st, noFlush, nil
-		}
-		st, err := sqlite.Open(path)
-		if err != nil {
-			return nil, nil, err
-		}
-		return st, noFlush, nil
+		return &state{Store: st, Flush: flush, Dropped: st.Dropped}, nil
 	}
+	if st, ok, err := openStateStore(ctx, s.State.Path, readOnly); ok {
+		if err != nil {
+			return nil, err
+		}
+		return &state{Store: st, Flush: noFlush, Dropped: noDrops}, nil
+	}
+	path, err := statePath(s)
+	if err != nil {
+		return nil, err
+	}
+	if readOnly {
+		if _, err := os.Stat(path); os.IsNotExist(err) {
+			return &state{Store: emptyStore{}, Flush: noFlush, Dropped: noDrops}, nil
+		}
+		st, err := sqlite.OpenReadOnly(path)
+		if err != nil {
+			return nil, err
+		}
+		return &state{Store: st, Flush: noFlush, Dropped: noDrops}, nil
+	}
+	st, err := sqlite.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return &state{Store: st, Flush: noFlush, Dropped: noDrops}, nil
+}
+
+// statePath is the SQLite file of the settings (config fills in the
+// default path from the environment it was given).
+func statePath(s *config.Settings) (string, error) {
+	if s.State.Path != "" {
+		return s.State.Path, nil
+	}
+	return "", redeliver.Errorf(redeliver.EInvalid, "no state path: neither XDG_STATE_HOME nor HOME is set to an absolute path; give --state")
 }
 
 // stateFileExists reports whether the state is a SQLite file that exists.
 func stateFileExists(s *config.Settings) bool {
-	if s.State.Kind != config.StateSQLite {
+	if s.State.Kind != config.StateSQLite || s.State.Path == "" {
 		return false
 	}
-	path := s.State.Path
-	if path == "" {
-		p, err := sqlite.DefaultPath()
-		if err != nil {
-			return false
-		}
-		path = p
-	}
-	_, err := os.Stat(path)
+	_, err := os.Stat(s.State.Path)
 	return err == nil
 }
+
+func noDrops() int { return 0 }
 
 func noFlush(context.Context) error { return nil }
 
@@ -140,6 +145,47 @@ func expandTargets(ctx context.Context, gh redeliver.HookLister, specs []config.
 	return out, errs
 }
 
+// reachable marks the targets given by hook id whose hook the
+// credentials cannot see as failed: a wrong org, repo or hook id is found
+// before a new state is created for it. It costs one hook listing per org
+// or repository, so it is done only then.
+func reachable(ctx context.Context, gh redeliver.HookLister, targets []plannedTarget) {
+	listed := map[string][]redeliver.Hook{}
+	for i := range targets {
+		t := &targets[i]
+		if t.Kind == redeliver.KindApp {
+			continue // CheckAuth has read the App
+		}
+		where := "org " + t.Owner
+		if t.Repo != "" {
+			where = "repo " + t.Owner + "/" + t.Repo
+		}
+		hooks, ok := listed[where]
+		if !ok {
+			var err error
+			if hooks, err = gh.ListHooks(ctx, t.Owner, t.Repo); err != nil {
+				t.fail(err)
+				continue
+			}
+			listed[where] = hooks
+		}
+		if !slices.ContainsFunc(hooks, func(h redeliver.Hook) bool { return h.ID == t.HookID }) {
+			ids := make([]string, len(hooks))
+			for i, h := range hooks {
+				ids[i] = fmt.Sprint(h.ID)
+			}
+			t.fail(redeliver.Errorf(redeliver.ENotFound, "%s has no hook %d (its hooks: %s)", where, t.HookID, orNone(strings.Join(ids, ", "))))
+		}
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
 // sameURL compares payload URLs loosely: a trailing slash does not matter.
 func sameURL(a, b string) bool {
 	return strings.TrimSuffix(a, "/") == strings.TrimSuffix(b, "/")
@@ -149,6 +195,13 @@ func sameURL(a, b string) bool {
 type plannedTarget struct {
 	redeliver.Target
 	Policy redeliver.Policy
+	// failed is the report of a target found unusable before the run.
+	failed *redeliver.Report
+}
+
+// fail records why the target cannot be worked on.
+func (t *plannedTarget) fail(err error) {
+	t.failed = &redeliver.Report{Target: t.Key(), Name: t.String(), Error: err.Error(), ErrorCode: redeliver.ErrorCode(err)}
 }
 
 // githubClient is the GitHub adapter as the commands hold it.
