@@ -272,7 +272,7 @@ const newSuffix = ".new-"
 func checkLinks(path string) error {
 	fi, err := os.Stat(path)
 	if err != nil || !fi.Mode().IsRegular() || links(fi) <= 1 {
-		return nil // check reports a file it cannot read, or a directory
+		return nil // check reports a file it cannot read, or that is no file
 	}
 	dir, base := filepath.Split(path)
 	if dir == "" {
@@ -378,7 +378,8 @@ func (s *Store) SetCheckpoint(ctx context.Context, key string, cp redeliver.Chec
 }
 
 const ledgerColumns = `guid, event, action, first_seen, attempt_id, attempt_at, requests,
-	last_request, intent_at, seen, seen_mark, state, updated`
+	last_request, intent_at, seen, seen_mark, state, updated,
+	granted, forced, manual, manual_by, manual_at`
 
 // Entries returns the target's ledger entries, ordered by guid. A row with
 // an unknown state is an EInvalid error naming the target and the guid.
@@ -393,9 +394,11 @@ func (s *Store) Entries(ctx context.Context, key string) ([]redeliver.LedgerEntr
 		var (
 			e                                                   redeliver.LedgerEntry
 			firstSeen, attemptAt, lastRequest, intentAt, update sql.NullInt64
+			manualAt                                            sql.NullInt64
 		)
 		if err := rows.Scan(&e.GUID, &e.Event, &e.Action, &firstSeen, &e.AttemptID, &attemptAt, &e.Requests,
-			&lastRequest, &intentAt, &e.Seen, &e.SeenMark, &e.State, &update); err != nil {
+			&lastRequest, &intentAt, &e.Seen, &e.SeenMark, &e.State, &update,
+			&e.Granted, &e.Force, &e.Manual, &e.ManualBy, &manualAt); err != nil {
 			return nil, fileError(s.path, err)
 		}
 		if !e.State.Valid() {
@@ -403,7 +406,7 @@ func (s *Store) Entries(ctx context.Context, key string) ([]redeliver.LedgerEntr
 				s.path, key, e.GUID, e.State)
 		}
 		e.FirstSeen, e.AttemptAt, e.LastRequest = fromNanos(firstSeen), fromNanos(attemptAt), fromNanos(lastRequest)
-		e.IntentAt, e.Updated = fromNanos(intentAt), fromNanos(update)
+		e.IntentAt, e.Updated, e.ManualAt = fromNanos(intentAt), fromNanos(update), fromNanos(manualAt)
 		entries = append(entries, e)
 	}
 	if err := rows.Err(); err != nil {
@@ -434,7 +437,7 @@ func (s *Store) Put(ctx context.Context, key string, entries ...redeliver.Ledger
 	}
 	defer tx.Rollback()
 	stmt, err := tx.PrepareContext(ctx, `REPLACE INTO ledger (target_key, `+ledgerColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return s.writeErr(err)
 	}
@@ -442,7 +445,7 @@ func (s *Store) Put(ctx context.Context, key string, entries ...redeliver.Ledger
 	for _, e := range entries {
 		if _, err := stmt.ExecContext(ctx, key, e.GUID, e.Event, e.Action, nanos(e.FirstSeen), e.AttemptID,
 			nanos(e.AttemptAt), e.Requests, nanos(e.LastRequest), nanos(e.IntentAt), e.Seen, e.SeenMark,
-			string(e.State), nanos(e.Updated)); err != nil {
+			string(e.State), nanos(e.Updated), e.Granted, e.Force, string(e.Manual), e.ManualBy, nanos(e.ManualAt)); err != nil {
 			return s.writeErr(err)
 		}
 	}
@@ -457,7 +460,7 @@ func validEntry(e redeliver.LedgerEntry) error {
 	case !e.State.Valid():
 		return redeliver.Errorf(redeliver.EInvalid, "guid %s: unknown state %q", e.GUID, e.State)
 	}
-	for _, t := range []time.Time{e.FirstSeen, e.AttemptAt, e.LastRequest, e.IntentAt, e.Updated} {
+	for _, t := range []time.Time{e.FirstSeen, e.AttemptAt, e.LastRequest, e.IntentAt, e.Updated, e.ManualAt} {
 		if !storable(t) {
 			return redeliver.Errorf(redeliver.EInvalid, "guid %s: time %s out of range", e.GUID, t)
 		}
@@ -494,6 +497,11 @@ func (s *Store) Prune(ctx context.Context, key string, before time.Time) (int, e
 	n, err := res.RowsAffected()
 	if err != nil {
 		return 0, s.writeErr(err)
+	}
+	if n > 0 {
+		if err := s.pruneAlertMarks(ctx, key); err != nil {
+			return 0, err
+		}
 	}
 	return int(n), nil
 }
