@@ -235,7 +235,6 @@ func (b *bench) newEmulator(c benchCase, prog string, t0 time.Time) *emulator {
 	return e
 }
 
-
 // scaleFlag is how redeliver's default pace is compressed: --pace-scale
 // where the binary has it (it compresses --rate and the per-minute and
 // per-hour windows alike), else --rate.

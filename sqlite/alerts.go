@@ -55,9 +55,10 @@ func (s *Store) SetAlertMarks(ctx context.Context, key string, at time.Time, mar
 }
 
 // pruneAlertMarks forgets the marks of guids the ledger no longer holds:
-// they can never change state again.
+// they can never change state again. A target's own marks (coverage, and
+// the open:NAME mark of a notifier that resolves what it reported) stay.
 func (s *Store) pruneAlertMarks(ctx context.Context, key string) error {
 	_, err := s.db.ExecContext(ctx, `DELETE FROM alert_marks WHERE target_key = ? AND subject <> 'coverage'
-		AND subject NOT IN (SELECT guid FROM ledger WHERE target_key = ?)`, key, key)
+		AND subject NOT LIKE 'open:%' AND subject NOT IN (SELECT guid FROM ledger WHERE target_key = ?)`, key, key)
 	return s.writeErr(err)
 }

@@ -271,8 +271,8 @@ const newSuffix = ".new-"
 // left behind (<file>.new-…, the same file) is removed first.
 func checkLinks(path string) error {
 	fi, err := os.Stat(path)
-	if err != nil || links(fi) <= 1 {
-		return nil // check reports a file it cannot read
+	if err != nil || !fi.Mode().IsRegular() || links(fi) <= 1 {
+		return nil // check reports a file it cannot read, or that is no file
 	}
 	dir, base := filepath.Split(path)
 	if dir == "" {

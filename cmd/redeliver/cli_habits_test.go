@@ -29,7 +29,7 @@ func TestVerboseFlag(t *testing.T) {
 		}
 	}
 	r := runIn(t, map[string]string{}, "--version")
-	if wantCode(t, r, 0); !strings.Contains(r.stdout, "redeliver version") {
+	if wantCode(t, r, 0); !strings.HasPrefix(r.stdout, "redeliver ") || !strings.Contains(r.stdout, "commit:") {
 		t.Errorf("--version:\n%s", r)
 	}
 }

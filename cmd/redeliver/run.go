@@ -252,6 +252,20 @@ func (sess *runSession) run(ctx context.Context) *runResult {
 	for _, err := range sess.targetErrs {
 		res.add(&redeliver.Report{Error: err.Error(), ErrorCode: redeliver.ErrorCode(err)})
 	}
+	// Every target is anchored at the run's start before any is listed: one
+	// the run never reaches (a deadline, a kill) keeps the window it began
+	// with instead of sliding forward to the next run's.
+	start := sess.gh.ServerTime()
+	if !o.dryRun && sess.st != nil {
+		for _, t := range sess.targets {
+			if t.failed != nil {
+				continue
+			}
+			if err := redeliver.AnchorFirstRun(ctx, sess.st, t.Target.Key(), t.Policy, start); err != nil {
+				res.Problems = append(res.Problems, err.Error())
+			}
+		}
+	}
 	bar := newProgress(o.IO, o.output == "text")
 	for _, t := range sess.targets {
 		if t.failed != nil {
@@ -264,7 +278,7 @@ func (sess *runSession) run(ctx context.Context) *runResult {
 		r := &redeliver.Runner{
 			Source: sess.gh, Redeliverer: sess.gh, Store: sess.st, Policy: t.Policy, Pacer: sess.pacer,
 			Concurrency: o.concurrency, DryRun: o.dryRun, Probe: !o.noProbe, Logger: sess.log,
-			OnProgress: bar.update, Spill: spillQueue,
+			OnProgress: bar.update, Spill: spillQueue, Start: start,
 		}
 		rep, _ := r.Run(runCtx, t.Target)
 		bar.done()

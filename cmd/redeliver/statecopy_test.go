@@ -191,7 +191,7 @@ func TestStateCopyWaitsForARun(t *testing.T) {
 	r := runIn(t, map[string]string{"HOME": dir}, "state", "copy", "--from", pg, "--to", filepath.Join(dir, "copy.db"))
 	wantCode(t, r, 1)
 	noPassword(t, r)
-	if !strings.Contains(r.stderr, "--from: state "+postgres.Redact(pg)+" is in use by another redeliver run") {
+	if !strings.Contains(r.stderr, "--from: state postgres://") || !strings.Contains(r.stderr, "is in use by another redeliver run") {
 		t.Errorf("want the holder named:\n%s", r)
 	}
 }
