@@ -110,7 +110,13 @@ func (r *Runner) crawl(ctx context.Context, t Target, cp Checkpoint, hasCP bool,
 		}
 		return nil
 	})
+	// What was listed is told even when the listing ended in an error (an
+	// interruption, a deadline): the report says how far it got.
+	rep.From, rep.To, rep.Pages = l.Cutoff, l.FirstTime, l.Pages
 	if err != nil {
+		if l.Pages > 0 {
+			rep.Uncovered = append(rep.Uncovered, Span{From: l.Cutoff, To: l.Oldest, Reason: "listing stopped before reaching the checkpoint"})
+		}
 		return nil, err
 	}
 	// Guids whose original is older than the cutoff are complete now, in
@@ -127,7 +133,10 @@ func (r *Runner) crawl(ctx context.Context, t Target, cp Checkpoint, hasCP bool,
 	}
 	res.cutoff, res.newest = l.Cutoff, l.Newest
 	res.firstTime, res.serverTime, res.complete = l.FirstTime, l.LastTime, l.Complete
-	rep.From, rep.To, rep.Pages, rep.Complete, rep.Stopped = l.Cutoff, l.FirstTime, l.Pages, l.Complete, l.Stopped
+	rep.Complete, rep.Stopped = l.Complete, l.Stopped
+	if l.Stopped != "" {
+		rep.StopReason = StopListing
+	}
 	if !l.Complete {
 		rep.Uncovered = append(rep.Uncovered, Span{From: l.Cutoff, To: l.Oldest, Reason: "listing stopped before reaching the checkpoint"})
 	}

@@ -21,7 +21,23 @@ const probeMemory = 256
 // errStore marks state-store failures during redelivery: they stop the run.
 var errStore = errors.New("state store")
 
-// Stop reasons, as the report tells them.
+// Stop reasons, as the report tells them, and their codes (StopReason).
+const (
+	StopDeadline    = "deadline"
+	StopRateLimited = "rate_limited"
+	StopStore       = "store"
+	StopAuth        = "auth"
+	StopRefusals    = "refusals"
+	StopReceiver    = "receiver"
+	StopListing     = "listing"
+)
+
+// stopCodes gives each stop message its code.
+var stopCodes = map[string]string{
+	stopDeadline: StopDeadline, stopRateLimited: StopRateLimited, stopStore: StopStore,
+	stopAuth: StopAuth, stopRefusals: StopRefusals,
+}
+
 const (
 	stopDeadline    = "deadline reached or interrupted; the rest is left for the next run"
 	stopRateLimited = "rate limited or out of time; the rest is left for the next run"
@@ -199,6 +215,10 @@ func (d *dispatcher) stop(why string, err error) {
 	}
 	d.stopped = true
 	d.rep.Stopped = why
+	d.rep.StopReason = stopCodes[why]
+	if d.rep.StopReason == "" {
+		d.rep.StopReason = StopReceiver // the probe's own message
+	}
 	if err != nil {
 		d.fatal = err
 	}

@@ -41,6 +41,9 @@ type Report struct {
 	DryRun bool `json:"dry_run,omitempty"`
 	// Stopped says why the run stopped early for this target, if it did.
 	Stopped string `json:"stopped,omitempty"`
+	// StopReason is Stopped as a code, for programs: deadline (--timeout or
+	// a signal), rate_limited, store, auth, refusals, receiver or listing.
+	StopReason string `json:"stop_reason,omitempty"`
 	// Error is the target's fatal error, if any (the run went on with the
 	// other targets).
 	Error     string `json:"error,omitempty"`

@@ -204,3 +204,37 @@ func TestRunnerSpillsALargeBacklogToDisk(t *testing.T) {
 		}
 	}
 }
+
+// A listing that fails half way still tells how far it got, and a stop
+// carries its reason as a code.
+func TestRunnerReportsAnInterruptedListing(t *testing.T) {
+	f := newFixture(t, ghfake.Options{}, false)
+	var seeds []ghfake.Seed
+	for i := range 150 {
+		seeds = append(seeds, ghfake.Seed{At: t0.Add(-time.Hour + time.Duration(i)*time.Second), StatusCode: 200})
+	}
+	f.gh.SeedAttempts(f.hook, seeds)
+	calls := 0
+	src := &mock.Source{ListAttemptsFn: func(ctx context.Context, tg redeliver.Target, c string) (redeliver.Page, error) {
+		if calls++; calls == 2 {
+			return redeliver.Page{}, context.DeadlineExceeded
+		}
+		return f.client.ListAttempts(ctx, tg, c)
+	}}
+	rep, err := f.runWith(src, f.client, f.store)
+	if err == nil || rep.Pages != 1 || rep.From.IsZero() || len(rep.Uncovered) != 1 {
+		t.Fatalf("err %v, pages %d, from %s, uncovered %v; want page 1 told and the rest uncovered", err, rep.Pages, rep.From, rep.Uncovered)
+	}
+}
+
+func TestRunnerStopReasonIsACode(t *testing.T) {
+	f := newFixture(t, ghfake.Options{}, false)
+	seedFailed(f, 6, t0.Add(-time.Hour))
+	rd := &mock.Redeliverer{RedeliverFn: func(context.Context, redeliver.Target, int64) (time.Time, error) {
+		return time.Time{}, redeliver.Errorf(redeliver.ERateLimited, "secondary rate limit")
+	}}
+	rep, _ := f.runWith(f.client, rd, f.store)
+	if rep.StopReason != redeliver.StopRateLimited || rep.Deferred != 6 {
+		t.Fatalf("stop reason %q, deferred %d; want rate_limited and all 6 left", rep.StopReason, rep.Deferred)
+	}
+}

@@ -112,7 +112,7 @@ func (r *runResult) exitCode() int {
 // because time ran out or a rate limit could not be waited out. The engine
 // says why only in words; these are its two phrases for it.
 func stoppedByLimit(t *redeliver.Report) bool {
-	return t.Deferred > 0 && (strings.HasPrefix(t.Stopped, "deadline reached") || strings.HasPrefix(t.Stopped, "rate limited"))
+	return t.Deferred > 0 && (t.StopReason == redeliver.StopDeadline || t.StopReason == redeliver.StopRateLimited)
 }
 
 // deferredByLimit reports a target whose redeliveries were put off by a
