@@ -352,7 +352,7 @@ func (c *Client) CheckAuth(ctx context.Context) error {
 }
 
 // RateLimitingOff reports whether GitHub has rate limiting turned off,
-// which only a GHES can: GET /rate_limit answers 404 there (FACTS.md §9).
+// which only a GHES can: GET /rate_limit answers 404 there (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api).
 // The engine may then go faster. The call is made with the token, or
 // without credentials when there is only an App (its JWT is for /app
 // routes only); either way it costs no primary quota.

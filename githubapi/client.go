@@ -56,7 +56,7 @@ import (
 const DefaultBaseURL = "https://api.github.com/"
 
 // apiVersion is the REST API version sent on every request; GHES ≤ 3.20
-// knows no newer one (FACTS.md §1).
+// knows no newer one (https://docs.github.com/en/rest/about-the-rest-api/api-versions).
 const apiVersion = "2022-11-28"
 
 // Defaults applied by New when the Config leaves a field at its zero value.

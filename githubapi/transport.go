@@ -25,7 +25,7 @@ import (
 	"github.com/google/go-github/v93/github"
 )
 
-// Header names GitHub uses for rate limits (FACTS.md §9).
+// Header names GitHub uses for rate limits (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api).
 const (
 	hdrRemaining  = "X-RateLimit-Remaining"
 	hdrReset      = "X-RateLimit-Reset"
@@ -41,7 +41,7 @@ const (
 	resetSlack = 100 * time.Millisecond
 	// firstBlindWait is the wait after a secondary limit that names no
 	// time; it doubles on each repeat for the same request, up to
-	// maxBlindWait (FACTS.md §9: "wait ≥1 min, then back off").
+	// maxBlindWait (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api: "wait ≥1 min, then back off").
 	firstBlindWait = time.Minute
 	maxBlindWait   = 16 * time.Minute
 	// maxRetryElapsed bounds one request's retries and waits together; a
@@ -302,7 +302,7 @@ func port(u *url.URL) string {
 //     a skewed local clock (or the emulator's) never makes us send early
 //     or wait for hours.
 //   - a secondary limit without retry-after gets one: a minute, doubling on
-//     each repeat for the same request (FACTS.md §9). The limiter above
+//     each repeat for the same request (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api). The limiter above
 //     would otherwise wait until x-ratelimit-reset, which may be now.
 //   - after more secondary limits for one request than retries allowed, it
 //     gives up with a rate-limit error instead of letting the limiter wait

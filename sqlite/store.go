@@ -26,7 +26,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -526,87 +525,6 @@ func (s *Store) Targets(ctx context.Context) ([]string, error) {
 		return nil, fileError(s.path, err)
 	}
 	return keys, nil
-}
-
-// TargetSummary is what `redeliver status` shows of one target: its
-// checkpoint and how many ledger entries are in each state.
-type TargetSummary struct {
-	Key string
-	// Checkpoint is valid when HasCheckpoint is true; a target whose first
-	// run died before finishing has entries but no checkpoint.
-	Checkpoint    redeliver.Checkpoint
-	HasCheckpoint bool
-	// Entries per state.
-	Failed, Pending, Recovered, Exhausted, Expired int
-}
-
-// Summary returns one TargetSummary per target, sorted by key. It only
-// reads, so it works on a store opened with OpenReadOnly.
-func (s *Store) Summary(ctx context.Context) ([]TargetSummary, error) {
-	byKey := map[string]*TargetSummary{}
-	get := func(k string) *TargetSummary {
-		if byKey[k] == nil {
-			byKey[k] = &TargetSummary{Key: k}
-		}
-		return byKey[k]
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT target_key, time, run_at FROM checkpoints`)
-	if err != nil {
-		return nil, fileError(s.path, err)
-	}
-	for rows.Next() {
-		var k string
-		var t, runAt sql.NullInt64
-		if err := rows.Scan(&k, &t, &runAt); err != nil {
-			rows.Close()
-			return nil, fileError(s.path, err)
-		}
-		ts := get(k)
-		ts.Checkpoint, ts.HasCheckpoint = redeliver.Checkpoint{Time: fromNanos(t), RunAt: fromNanos(runAt)}, true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fileError(s.path, err)
-	}
-
-	rows, err = s.db.QueryContext(ctx, `SELECT target_key, state, count(*) FROM ledger GROUP BY target_key, state`)
-	if err != nil {
-		return nil, fileError(s.path, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var k string
-		var st redeliver.State
-		var n int
-		if err := rows.Scan(&k, &st, &n); err != nil {
-			return nil, fileError(s.path, err)
-		}
-		ts := get(k)
-		switch st {
-		case redeliver.StateFailed:
-			ts.Failed = n
-		case redeliver.StatePending:
-			ts.Pending = n
-		case redeliver.StateRecovered:
-			ts.Recovered = n
-		case redeliver.StateExhausted:
-			ts.Exhausted = n
-		case redeliver.StateExpired:
-			ts.Expired = n
-		default:
-			return nil, redeliver.Errorf(redeliver.EInvalid, "state %s: target %s has %d entries in unknown state %q",
-				s.path, k, n, st)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fileError(s.path, err)
-	}
-	out := make([]TargetSummary, 0, len(byKey))
-	for _, ts := range byKey {
-		out = append(out, *ts)
-	}
-	slices.SortFunc(out, func(a, b TargetSummary) int { return strings.Compare(a.Key, b.Key) })
-	return out, nil
 }
 
 // writable refuses writes through a read-only store and empty keys, with a

@@ -210,11 +210,8 @@ func TestTwoRunsAtOnce(t *testing.T) {
 // does not exist yet must all end well (one creates the file, the other
 // waits for the lock or finds the file ready). Repeated, because the window
 // is a few milliseconds wide; in-process, to make the rounds cheap.
-//
-// BUG (sqlite): sqlite.Open has no protection for two processes creating
-// the same new file: the second sees the file mid-creation and fails with
-// "database is locked (SQLITE_BUSY)" or "is not a redeliver state database
-// (application_id 0x0, …)" — about 1 pair in 20 (see the report).
+// A new state is made under a temporary name and linked into place, so no
+// run ever sees one half made.
 func TestFirstRunsAtOnce(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, ghfake.Options{})

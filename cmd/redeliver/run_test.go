@@ -307,11 +307,8 @@ func TestRunGroupsByGUID(t *testing.T) {
 // TestRunReportCountsEveryRedelivery: an event that GitHub lists with 3
 // redeliveries made by someone else (the docs script, say) and that this
 // run redelivers once more has used 4; the report's "redeliveries" says so.
-//
-// BUG (root package): LedgerEntry.Used() is max(Requests, Seen), so our
-// first request after 3 foreign ones counts as max(1, 3) = 3. The report
-// undercounts, and while our redeliveries have not shown in the listing the
-// max-attempts budget undercounts the same way (see the report).
+// Each request of ours counts on top of every redelivery listed before it
+// (LedgerEntry.countRequest), never hidden by the max in Used.
 func TestRunReportCountsEveryRedelivery(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, ghfake.Options{})
