@@ -26,6 +26,7 @@ func writeMetrics(path string, r *runResult, finished time.Time) error {
 		expired     = gauge("expired_events", "Events that expired in the last run.")
 		errs        = gauge("errors", "Redeliveries refused and target errors in the last run.")
 		complete    = gauge("listing_complete", "1 when the last run's listing reached the checkpoint.")
+		foreign     = gauge("foreign_redeliveries", "Redeliveries GitHub listed that this state did not ask for: another redeliverer on the hook.")
 	)
 	for _, t := range r.Targets {
 		if t.Target == "" {
@@ -38,6 +39,7 @@ func writeMetrics(path string, r *runResult, finished time.Time) error {
 		pending.WithLabelValues(t.Target).Set(float64(t.Pending))
 		exhausted.WithLabelValues(t.Target).Set(float64(t.Exhausted))
 		expired.WithLabelValues(t.Target).Set(float64(t.Expired))
+		foreign.WithLabelValues(t.Target).Set(float64(t.Foreign))
 		e := t.Errors
 		if t.Error != "" {
 			e++
