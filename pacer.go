@@ -19,6 +19,20 @@ type Pacer struct {
 	mu      sync.Mutex
 	lim     *rate.Limiter
 	windows []*window
+	onHold  func(wait time.Duration, w Window)
+}
+
+// HoldNotice is the shortest hold that OnHold hears about: waits for the
+// pace itself (a second or so) are not news.
+const HoldNotice = 5 * time.Second
+
+// OnHold sets fn to hear when a window holds a request back for
+// HoldNotice or more, with how long and which window: so a long run says
+// what it waits for and until when, instead of falling silent.
+func (p *Pacer) OnHold(fn func(wait time.Duration, w Window)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.onHold = fn
 }
 
 // Window is a cap of Limit requests in any span of Length.
@@ -61,10 +75,16 @@ func (p *Pacer) Wait(ctx context.Context) error {
 	if err := p.lim.Wait(ctx); err != nil {
 		return err
 	}
-	for {
-		d := p.reserve(time.Now())
+	for told := false; ; told = true {
+		d, w := p.reserveWhy(time.Now())
 		if d <= 0 {
 			return nil
+		}
+		p.mu.Lock()
+		fn := p.onHold
+		p.mu.Unlock()
+		if fn != nil && !told && d >= HoldNotice {
+			fn(d, w)
 		}
 		t := time.NewTimer(d)
 		select {
@@ -79,9 +99,16 @@ func (p *Pacer) Wait(ctx context.Context) error {
 // reserve counts a request at now if every window has room, or says how
 // long until one has.
 func (p *Pacer) reserve(now time.Time) time.Duration {
+	d, _ := p.reserveWhy(now)
+	return d
+}
+
+// reserveWhy is reserve, also naming the window that holds the longest.
+func (p *Pacer) reserveWhy(now time.Time) (time.Duration, Window) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var wait time.Duration
+	var why Window
 	for _, w := range p.windows {
 		for len(w.at) > 0 && !now.Before(w.at[0].Add(w.Length)) {
 			w.at = w.at[1:]
@@ -92,11 +119,13 @@ func (p *Pacer) reserve(now time.Time) time.Duration {
 		if len(w.at) >= w.Limit {
 			// A margin of a hundredth of the window absorbs the time
 			// between our clock and GitHub's stamping of the request.
-			wait = max(wait, w.at[len(w.at)-w.Limit].Add(w.Length+w.Length/100).Sub(now))
+			if d := w.at[len(w.at)-w.Limit].Add(w.Length + w.Length/100).Sub(now); d > wait {
+				wait, why = d, w.Window
+			}
 		}
 	}
 	if wait > 0 {
-		return wait
+		return wait, why
 	}
 	for _, w := range p.windows {
 		if w.dormant && len(w.at) >= w.Limit {
@@ -104,7 +133,7 @@ func (p *Pacer) reserve(now time.Time) time.Duration {
 		}
 		w.at = append(w.at, now)
 	}
-	return 0
+	return 0, Window{}
 }
 
 // Dormant adds windows kept in reserve: requests are counted against them

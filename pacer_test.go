@@ -1,6 +1,7 @@
 package redeliver
 
 import (
+	"context"
 	"slices"
 	"testing"
 	"time"
@@ -83,5 +84,30 @@ func TestPacerDormantWindowCountsRequests(t *testing.T) {
 	p.Hit(0)
 	if d := p.reserve(t0.Add(10 * time.Second)); d <= 0 {
 		t.Fatal("a woken window whose limit was used let a request through")
+	}
+}
+
+// A hold by a window is told once per request, naming the window; the
+// pace's own short waits are not.
+func TestPacerTellsLongHolds(t *testing.T) {
+	t0 := time.Now() // Wait reads the wall clock
+	hour := Window{Limit: 2, Length: time.Hour}
+	p := NewPacer(0, hour)
+	p.reserve(t0)
+	p.reserve(t0.Add(time.Second))
+	d, w := p.reserveWhy(t0.Add(2 * time.Second))
+	if w != hour || d < HoldNotice {
+		t.Fatalf("hold %s by %v, want the hour's window", d, w)
+	}
+	var told []Window
+	p.OnHold(func(_ time.Duration, w Window) { told = append(told, w) })
+	// The hold is told before the wait, which the deadline then ends.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if err := p.Wait(ctx); err == nil {
+		t.Fatal("Wait went through a full window")
+	}
+	if len(told) != 1 || told[0] != hour {
+		t.Errorf("told %v, want the hour's window once", told)
 	}
 }

@@ -85,6 +85,22 @@ func (p *progress) draw(ev redeliver.Progress) {
 	_ = p.b.Set(ev.Redelivered)
 }
 
+// hold tells that the pacer holds the requests back for one of GitHub's
+// windows, and until when: on a terminal in the bar, elsewhere as a line
+// (always: a wait of minutes must not look like a hang).
+func (p *progress) hold(target string, wait time.Duration, w redeliver.Window) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	until := p.now().Add(wait).UTC().Format("15:04:05 UTC")
+	what := fmt.Sprintf("waiting %s, until %s, for GitHub's limit of %d redeliveries in %s", wait.Round(time.Second), until, w.Limit, w.Length)
+	if p.b != nil {
+		p.b.Describe("redelivering " + target + " (" + what + ")")
+		return
+	}
+	fmt.Fprintf(p.ios.err, "progress: %s: %s\n", target, what)
+	p.last = p.now()
+}
+
 // done ends a target: the bar is cleared, the plain lines start afresh.
 func (p *progress) done() {
 	p.mu.Lock()
