@@ -113,12 +113,18 @@ func (a *alertOptions) alerter(gh *githubClient, store redeliver.Store, log *slo
 // checkAlerts tells al's notifiers what the pass that produced rep left
 // lost; the problems it returns never change the exit code.
 func checkAlerts(ctx context.Context, al *alert.Alerter, store redeliver.Store, rep *redeliver.Report) []string {
+	_, probs := checkAlertsResult(ctx, al, store, rep)
+	return probs
+}
+
+// checkAlertsResult is checkAlerts with what Check did.
+func checkAlertsResult(ctx context.Context, al *alert.Alerter, store redeliver.Store, rep *redeliver.Report) (alert.Result, []string) {
 	if al == nil || rep == nil || rep.Target == "" {
-		return nil
+		return alert.Result{}, nil
 	}
 	entries, err := store.Entries(ctx, rep.Target)
 	if err != nil {
-		return []string{fmt.Sprintf("alerts for %s: reading the ledger: %v", rep.Target, err)}
+		return alert.Result{}, []string{fmt.Sprintf("alerts for %s: reading the ledger: %v", rep.Target, err)}
 	}
 	res, err := al.Check(ctx, alert.InputFor(rep, entries))
 	var out []string
@@ -128,5 +134,5 @@ func checkAlerts(ctx context.Context, al *alert.Alerter, store redeliver.Store, 
 	if err != nil {
 		out = append(out, fmt.Sprintf("alerts for %s: recording what was sent: %v", rep.Name, err))
 	}
-	return out
+	return res, out
 }

@@ -6,11 +6,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/redeliver/redeliver"
 	"github.com/redeliver/redeliver/alert"
 	"github.com/redeliver/redeliver/ghfake"
 )
@@ -20,15 +23,17 @@ type hookSink struct {
 	*httptest.Server
 	mu     sync.Mutex
 	bodies []string
+	posted chan struct{}
 }
 
 func newHookSink(t *testing.T) *hookSink {
-	s := &hookSink{}
+	s := &hookSink{posted: make(chan struct{}, 100)}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		s.mu.Lock()
 		s.bodies = append(s.bodies, string(b))
 		s.mu.Unlock()
+		s.posted <- struct{}{}
 	}))
 	t.Cleanup(s.Close)
 	return s
@@ -142,4 +147,54 @@ func TestRunAlertFlagsRefused(t *testing.T) {
 			}
 		}
 	}
+}
+
+// serve: a person gives up on an event on the status page; the target is
+// polled at once and the loss told on the webhook, once, and counted in
+// /metrics.
+func TestServeAlertAfterGiveUp(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, ghfake.Options{})
+	sink := newHookSink(t)
+	urlFile := writeFile(t, w.dir, "alert-url", []byte(sink.URL+"/hook\n"), 0o600)
+	guids := w.failed(w.orgHook, "x", 1, w.ago(time.Hour), 0)
+	p := startBin(t, w.binEnv(), w.serveArgs("--alert-webhook-url-file", urlFile)...)
+	p.waitLog(t, "msg=listening")
+	base := "http://" + listenRE.FindStringSubmatch(p.stderr.String())[1]
+	p.waitLog(t, "msg=poll")
+	key := redeliver.Target{Kind: redeliver.KindOrg, Owner: "acme", HookID: w.orgHook}.Key()
+	resp, _ := pageDo(t, "POST", base+"/action", "", url.Values{"key": {key}, "guid": {guids[0]}, "action": {string(redeliver.ManualGiveUp)}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("give up: %d", resp.StatusCode)
+	}
+	select {
+	case <-sink.posted:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no webhook message after the give up:\n%s", p.stderr)
+	}
+	p.waitLog(t, `msg="alerts sent"`)
+	if bodies := sink.got(); len(bodies) != 1 || !strings.Contains(bodies[0], guids[0]) {
+		t.Errorf("webhook messages %q, want one naming %s", bodies, guids[0])
+	}
+	_, metrics := httpGet(t, base+"/metrics")
+	if !strings.Contains(metrics, `redeliver_alert_notices_total{notifier="webhook",result="sent"} 1`) {
+		t.Errorf("/metrics lacks the notice sent:\n%s", grepLines(metrics, "redeliver_alert"))
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, p.wait(t), 0)
+	if n := len(sink.got()); n != 1 {
+		t.Errorf("%d webhook messages by the end, want 1", n)
+	}
+}
+
+func grepLines(text, sub string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -233,8 +233,12 @@ func runServe(ctx context.Context, io *streams, o *serveOptions) error {
 		// On the target's own goroutine, after its poll: alerts follow the
 		// ledger the poll left.
 		cfg.OnPoll = func(r serve.PollResult) {
-			for _, p := range checkAlerts(runCtx, alerter, store, r.Report) {
+			res, probs := checkAlertsResult(runCtx, alerter, store, r.Report)
+			for _, p := range probs {
 				log.Warn(p)
+			}
+			if res.Sent > 0 || res.Resolved > 0 {
+				log.Info("alerts sent", "target", r.Target, "notices", res.Sent, "resolved", res.Resolved)
 			}
 		}
 	}
