@@ -198,3 +198,20 @@ func grepLines(text, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// --alert-repo with GitHub App credentials alone is refused (an issue
+// needs a token) before the state is created.
+func TestAlertRepoNeedsToken(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, ghfake.Options{})
+	app := []string{"--app", "--app-id", fmt.Sprint(appID), "--private-key-file", w.keyFile, "--alert-repo", "acme/ops"}
+	for _, cmd := range []string{"run", "serve"} {
+		r := runIn(t, w.env("GH_TOKEN", ""), w.args(cmd, app...)...)
+		if r.code != exitInvalid || !strings.Contains(r.stderr, "--alert-repo") {
+			t.Errorf("%s: want exit 2 naming --alert-repo, got %s", cmd, r)
+		}
+		if exists(w.state) {
+			t.Fatalf("%s: the state was created", cmd)
+		}
+	}
+}
