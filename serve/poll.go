@@ -21,6 +21,8 @@ type watch struct {
 	interval time.Duration
 	running  bool
 	removed  bool
+	// pass is held for the whole of a poll and by Between.
+	pass passLock
 
 	// mark is the newest attempt id that the last complete listing showed
 	// and that is older than markLag: the next poll hands the engine only
@@ -74,6 +76,8 @@ var errStopping = redeliver.Errorf(redeliver.ERateLimited, "the service is stopp
 
 // poll runs the engine once over w's target.
 func (s *Service) poll(ctx context.Context, w *watch) {
+	w.pass.Lock()
+	defer w.pass.Unlock()
 	s.mu.Lock()
 	t := w.t
 	policy := t.Policy

@@ -101,6 +101,9 @@ type Config struct {
 	Owns func(ctx context.Context, key string) bool
 	// OnPoll, when set, hears the outcome of each poll.
 	OnPoll func(PollResult)
+	// ProtectMetrics, when set, wraps /metrics (the status page's
+	// authentication, when it has a token).
+	ProtectMetrics func(http.Handler) http.Handler
 }
 
 // PollResult is the outcome of one poll of one target.

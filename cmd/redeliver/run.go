@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/redeliver/redeliver"
+	"github.com/redeliver/redeliver/alert"
 	"github.com/redeliver/redeliver/config"
 )
 
@@ -41,6 +42,7 @@ type runOptions struct {
 	timeout                  time.Duration
 	lockWait                 time.Duration
 	noProbe                  bool
+	alerts                   alertOptions
 }
 
 func newRunCmd(f *factory) *cobra.Command {
@@ -87,6 +89,7 @@ LAST_REDELIVERY_VARIABLE_NAME, WORKFLOW_REPO_OWNER/WORKFLOW_REPO_NAME).`,
 	fs.DurationVar(&o.timeout, "timeout", 0, "stop asking after this long; what is left waits for the next run (0: no limit)")
 	fs.DurationVar(&o.lockWait, "lock-wait", time.Minute, "how long to wait for another run holding the state")
 	fs.BoolVar(&o.noProbe, "no-probe", false, "do not check during long runs whether the receiver takes the redeliveries")
+	addAlertFlags(fs, &o.alerts)
 	return cmd
 }
 
@@ -110,6 +113,9 @@ func (o *runOptions) check() error {
 		return redeliver.Errorf(redeliver.EInvalid, "--timeout %s: must not be negative", o.timeout)
 	case o.lockWait < 0:
 		return redeliver.Errorf(redeliver.EInvalid, "--lock-wait %s: must not be negative", o.lockWait)
+	}
+	if err := o.alerts.check(); err != nil {
+		return err
 	}
 	for _, f := range []struct{ flag, path string }{{"--report", o.report}, {"--metrics-file", o.metricsFile}} {
 		if f.path == "" {
@@ -150,6 +156,7 @@ type runSession struct {
 	closers    []func() error
 	targets    []plannedTarget
 	targetErrs []error
+	alerter    *alert.Alerter
 }
 
 // prepare resolves the settings, checks the credentials, finds the
@@ -161,6 +168,11 @@ func (o *runOptions) prepare(ctx context.Context) (_ *runSession, err error) {
 	s, err := o.Settings()
 	if err != nil {
 		return nil, err
+	}
+	if !o.dryRun {
+		if err := o.alerts.checkState(s); err != nil {
+			return nil, err
+		}
 	}
 	for _, w := range s.Warnings {
 		fmt.Fprintln(o.IO.err, "warning:", w)
@@ -183,6 +195,9 @@ func (o *runOptions) prepare(ctx context.Context) (_ *runSession, err error) {
 	}
 	if err := sess.gh.CheckAuth(ctx); err != nil {
 		return nil, err
+	}
+	if !o.dryRun && o.alerts.repo != "" && sess.gh.REST() == nil {
+		return nil, redeliver.Errorf(redeliver.EInvalid, "--alert-repo %s needs a token (GH_TOKEN, --token-file): GitHub App credentials alone cannot open issues", o.alerts.repo)
 	}
 	limitsOff := false
 	if s.GHES {
@@ -208,6 +223,9 @@ func (o *runOptions) prepare(ctx context.Context) (_ *runSession, err error) {
 			return nil, err
 		}
 		sess.closers = append(sess.closers, unlock)
+		if sess.alerter, err = o.alerts.alerter(sess.gh, sess.st.Store, sess.log); err != nil {
+			return nil, err
+		}
 	}
 	warnPace(ctx, o.IO, s, sess.gh, o)
 	return sess, nil
@@ -282,6 +300,11 @@ func (sess *runSession) run(ctx context.Context) *runResult {
 		}
 		rep, _ := r.Run(runCtx, t.Target)
 		bar.done()
+		if !o.dryRun {
+			probs := checkAlerts(ctx, sess.alerter, sess.st, rep)
+			res.Problems = append(res.Problems, probs...)
+			res.alertProblems += len(probs)
+		}
 		res.add(rep)
 		if runCtx.Err() != nil && ctx.Err() == nil {
 			res.timedOut(rep) // --timeout: the rest waits for the next run

@@ -16,6 +16,7 @@ import (
 	"github.com/redeliver/redeliver/config"
 	"github.com/redeliver/redeliver/githubapi"
 	"github.com/redeliver/redeliver/serve"
+	"github.com/redeliver/redeliver/statuspage"
 )
 
 // serveOptions are the flags of `redeliver serve`.
@@ -35,6 +36,9 @@ type serveOptions struct {
 	logFormat                string
 	logLevel                 string
 	perMinuteSet, perHourSet bool
+	authTokenFile            string
+	insecureNoAuth           bool
+	alerts                   alertOptions
 }
 
 func newServeCmd(io *streams) *cobra.Command {
@@ -47,7 +51,8 @@ func newServeCmd(io *streams) *cobra.Command {
 failing and seldom while the hook is quiet, within a share of the token's
 hourly API quota. Failed events are redelivered as soon as the listing shows
 the receiver healthy again, and not while it is failing. It serves /metrics,
-/healthz and /readyz on --listen. SIGTERM or SIGINT stops it cleanly (exit
+/healthz and /readyz on --listen, and a status page at / with the
+actions a person can take on an event. SIGTERM or SIGINT stops it cleanly (exit
 0); SIGHUP reloads the targets of --config.
 
 It takes run's flags, --config file and the docs scripts' environment.`,
@@ -62,7 +67,10 @@ It takes run's flags, --config file and the docs scripts' environment.`,
 	addTargetFlags(fs, &o.flags)
 	addStateFlag(fs, &o.flags)
 	addPolicyFlags(fs, &o.flags)
-	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address for /metrics, /healthz and /readyz")
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address for the status page, /metrics, /healthz and /readyz")
+	fs.StringVar(&o.authTokenFile, "auth-token-file", "", "file holding the status page's access token (16 characters at least); required to --listen beyond loopback")
+	fs.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "serve the status page and its actions beyond loopback without authentication")
+	addAlertFlags(fs, &o.alerts)
 	fs.Float64Var(&o.budget, "budget", 0.5, "fraction of each credential's hourly API quota to spend at most (0 < f ≤ 1)")
 	fs.IntVar(&o.workers, "workers", 4, "polls in flight at once")
 	fs.DurationVar(&o.pollMin, "poll-min", serve.DefaultSchedule().Hot, "poll interval while a target has failures open or its receiver is failing")
@@ -123,8 +131,23 @@ func runServe(ctx context.Context, io *streams, o *serveOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := o.alerts.check(); err != nil {
+		return err
+	}
+	var token string
+	if o.authTokenFile != "" {
+		if token, err = statuspage.LoadToken(o.authTokenFile); err != nil {
+			return err
+		}
+	}
+	if err := statuspage.CheckListen(o.listen, token != "", o.insecureNoAuth); err != nil {
+		return err
+	}
 	s, err := config.Resolve(o.flags, io.getenv, nil)
 	if err != nil {
+		return err
+	}
+	if err := o.alerts.checkState(s); err != nil {
 		return err
 	}
 	log := newServiceLogger(io.err, o.logFormat, level)
@@ -156,6 +179,9 @@ func runServe(ctx context.Context, io *streams, o *serveOptions) error {
 	if err := gh.CheckAuth(ctx); err != nil {
 		return err
 	}
+	if o.alerts.repo != "" && gh.REST() == nil {
+		return redeliver.Errorf(redeliver.EInvalid, "--alert-repo %s needs a token (GH_TOKEN, --token-file): GitHub App credentials alone cannot open issues", o.alerts.repo)
+	}
 	limitsOff := false
 	if s.GHES {
 		limitsOff, _ = gh.RateLimitingOff(ctx)
@@ -183,23 +209,56 @@ func runServe(ctx context.Context, io *streams, o *serveOptions) error {
 		return err
 	}
 	defer unlock()
-
-	svc, err = serve.New(serve.Config{
-		Targets: targets, Source: gh, Redeliverer: gh, Store: store, Pacer: pacer,
-		Concurrency: o.concurrency, Workers: o.workers, BudgetShare: o.budget,
-		Schedule: schedule(o), Logger: log,
-	})
+	alerter, err := o.alerts.alerter(gh, store, log)
 	if err != nil {
 		return err
 	}
+	page, pageHandler, err := newServePage(store, gh.ServerTime, token, log)
+	if err != nil {
+		return err
+	}
+	page.setTargets(targets)
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cfg := serve.Config{
+		Targets: targets, Source: gh, Redeliverer: gh, Store: store, Pacer: pacer,
+		Concurrency: o.concurrency, Workers: o.workers, BudgetShare: o.budget,
+		Schedule: schedule(o), Logger: log,
+	}
+	if token != "" {
+		cfg.ProtectMetrics = pageHandler.Protect
+	}
+	if alerter != nil {
+		// On the target's own goroutine, after its poll: alerts follow the
+		// ledger the poll left.
+		cfg.OnPoll = func(r serve.PollResult) {
+			res, probs := checkAlertsResult(runCtx, alerter, store, r.Report)
+			for _, p := range probs {
+				log.Warn(p)
+			}
+			if res.Sent > 0 || res.Resolved > 0 {
+				log.Info("alerts sent", "target", r.Target, "notices", res.Sent, "resolved", res.Resolved)
+			}
+		}
+	}
+	svc, err = serve.New(cfg)
+	if err != nil {
+		return err
+	}
+	if alerter != nil {
+		if err := svc.Registry().Register(alerter.Collector()); err != nil {
+			return redeliver.Wrap(redeliver.EInternal, err, "alert metrics")
+		}
+	}
+	page.setService(svc)
+	svc.Handle("/", pageHandler)
 
 	// SIGHUP: read the config again and swap the targets; the rest of the
 	// settings (API, credentials, state) stay as started.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	go func() {
 		flushTick := time.NewTicker(5 * time.Minute)
 		defer flushTick.Stop()
@@ -212,7 +271,7 @@ func runServe(ctx context.Context, io *streams, o *serveOptions) error {
 					log.Error("saving the state", "error", err)
 				}
 			case <-hup:
-				reloadTargets(runCtx, io, o, s, gh, svc, log)
+				reloadTargets(runCtx, io, o, s, gh, svc, page, log)
 			}
 		}
 	}()
@@ -251,7 +310,7 @@ func serveTargets(ctx context.Context, gh *githubapi.Client, s *config.Settings)
 
 // reloadTargets applies the config file as it is now; a bad one is
 // logged and changes nothing.
-func reloadTargets(ctx context.Context, io *streams, o *serveOptions, started *config.Settings, gh *githubapi.Client, svc *serve.Service, log *slog.Logger) {
+func reloadTargets(ctx context.Context, io *streams, o *serveOptions, started *config.Settings, gh *githubapi.Client, svc *serve.Service, page *servePage, log *slog.Logger) {
 	s, err := config.Resolve(o.flags, io.getenv, nil)
 	if err == nil && (s.APIURL != started.APIURL || s.State != started.State) {
 		log.Warn("SIGHUP: the API location and the state are kept as started; restart to change them")
@@ -267,6 +326,7 @@ func reloadTargets(ctx context.Context, io *streams, o *serveOptions, started *c
 		log.Error("SIGHUP: config not reloaded; the targets stay as they were", "error", err)
 		return
 	}
+	page.setTargets(targets)
 	log.Info("SIGHUP: config reloaded", "targets", len(targets))
 }
 
