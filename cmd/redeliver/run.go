@@ -285,6 +285,10 @@ func (sess *runSession) run(ctx context.Context) *runResult {
 		}
 	}
 	bar := newProgress(o.IO, o.output == "text")
+	var current string // the target being worked on, for the pacer's holds
+	if sess.pacer != nil {
+		sess.pacer.OnHold(func(wait time.Duration, w redeliver.Window) { bar.hold(current, wait, w) })
+	}
 	for _, t := range sess.targets {
 		if t.failed != nil {
 			res.add(t.failed)
@@ -293,6 +297,7 @@ func (sess *runSession) run(ctx context.Context) *runResult {
 			}
 			continue
 		}
+		current = t.Target.Key()
 		r := &redeliver.Runner{
 			Source: sess.gh, Redeliverer: sess.gh, Store: sess.st, Policy: t.Policy, Pacer: sess.pacer,
 			Concurrency: o.concurrency, DryRun: o.dryRun, Probe: !o.noProbe, Logger: sess.log,
