@@ -208,6 +208,10 @@ type ReplayReport struct {
 	Failed   []ReplayFailure
 	Stopped  string
 	Sent     bool
+
+	again  bool
+	clock  time.Time // GitHub's clock at the listing's last page
+	ledger map[string]LedgerEntry
 }
 
 // errWalked ends a listing that has gone far enough back.
@@ -215,16 +219,25 @@ var errWalked = errors.New("listing walked far enough")
 
 // Replay redelivers the selected deliveries of t on purpose, whatever their
 // status, through the pacer; with send false it only reports what it would
-// do. Each request is recorded in the ledger as any redelivery is: an
-// intent (Manual replay, ManualAt and IntentAt in GitHub's clock) before the
-// request and the outcome after it, so that a replay run again after a
-// crash skips what it had asked for (Already). A selection reaching past
-// p.Horizon is refused with an EInvalid error before anything is sent.
+// do. It is SelectReplayFrom followed by Send.
 func Replay(ctx context.Context, src Source, rd Redeliverer, st Store, t Target, p Policy, sel Selection, pacer *Pacer, send bool) (*ReplayReport, error) {
+	rep, err := SelectReplayFrom(ctx, src, st, t, p, sel)
+	if err != nil || !send {
+		return rep, err
+	}
+	return rep, rep.Send(ctx, rd, st, t, pacer)
+}
+
+// SelectReplayFrom lists t's attempts newest first, back to the window's
+// start (or the horizon for guids and ids), and chooses what a replay
+// redelivers; those the ledger in st shows replayed since the window's
+// start go to Already unless sel.Again. It only reads. A selection reaching
+// past p.Horizon is refused with an EInvalid error.
+func SelectReplayFrom(ctx context.Context, src Source, st Store, t Target, p Policy, sel Selection) (*ReplayReport, error) {
 	if err := sel.Validate(); err != nil {
 		return nil, err
 	}
-	rep := &ReplayReport{Target: t.Key()}
+	rep := &ReplayReport{Target: t.Key(), again: sel.Again}
 	var attempts []Attempt
 	var refused error
 	var walkTo time.Time
@@ -268,55 +281,75 @@ func Replay(ctx context.Context, src Source, rd Redeliverer, st Store, t Target,
 	if !l.Complete && l.Stopped != "" && err == nil {
 		return rep, Errorf(EInternal, "listing deliveries of %s: %s", t, l.Stopped)
 	}
+	rep.clock = l.LastTime
 	chosen, err := SelectReplay(attempts, sel, l.FirstTime, p.Horizon)
 	if err != nil {
 		return rep, err
 	}
+	rep.Selected = chosen
+	return rep, rep.dropReplayed(ctx, st, t)
+}
+
+// dropReplayed moves to Already the selected deliveries the ledger shows
+// replayed since From, unless asked again.
+func (rep *ReplayReport) dropReplayed(ctx context.Context, st Store, t Target) error {
 	entries, err := st.Entries(ctx, t.Key())
 	if err != nil {
-		return rep, fmt.Errorf("%w: reading the ledger of %s: %w", errStore, t.Key(), err)
+		return fmt.Errorf("%w: reading the ledger of %s: %w", errStore, t.Key(), err)
 	}
-	ledger := make(map[string]LedgerEntry, len(entries))
+	rep.ledger = make(map[string]LedgerEntry, len(entries))
 	for _, e := range entries {
-		ledger[e.GUID] = e
+		rep.ledger[e.GUID] = e
 	}
-	for _, a := range chosen {
-		if e, ok := ledger[a.GUID]; ok && !sel.Again && replayedSince(e, rep.From) {
+	var keep []Attempt
+	for _, a := range rep.Selected {
+		if e, ok := rep.ledger[a.GUID]; ok && !rep.again && replayedSince(e, rep.From) {
 			rep.Already = append(rep.Already, a)
 			continue
 		}
-		rep.Selected = append(rep.Selected, a)
+		keep = append(keep, a)
 	}
-	if !send {
-		return rep, nil
+	rep.Selected = keep
+	return nil
+}
+
+// Send asks GitHub to redeliver each selected delivery once, through the
+// pacer (nil: one a second). Each request is recorded in st as any
+// redelivery is: an intent (Manual replay, ManualAt and IntentAt in
+// GitHub's clock) before the request and the outcome after it, so that the
+// same replay run again after a crash counts it as asked. The ledger is
+// read again first: what another replay asked meanwhile goes to Already.
+func (rep *ReplayReport) Send(ctx context.Context, rd Redeliverer, st Store, t Target, pacer *Pacer) error {
+	if err := rep.dropReplayed(ctx, st, t); err != nil {
+		return err
 	}
 	rep.Sent = true
 	if pacer == nil {
 		pacer = NewPacer(1)
 	}
-	clock := newServerClock(l.LastTime)
+	clock := newServerClock(rep.clock)
 	for _, a := range rep.Selected {
 		if err := pacer.Wait(ctx); err != nil {
 			rep.Stopped = "interrupted; run the same replay again to send the rest"
-			return rep, nil
+			return nil
 		}
-		prev, had := ledger[a.GUID]
+		prev, had := rep.ledger[a.GUID]
 		err := replayOne(ctx, rd, st, t, a, prev, had, clock)
 		switch {
 		case err == nil:
 			rep.Replayed++
 		case errors.Is(err, errStore), ErrorCode(err) == EAuth:
 			rep.Stopped = err.Error()
-			return rep, err
+			return err
 		case errors.Is(err, ErrOutcomeUnknown), ctx.Err() != nil, ErrorCode(err) == ERateLimited:
 			rep.Failed = append(rep.Failed, ReplayFailure{Attempt: a, Error: err.Error()})
 			rep.Stopped = "stopped: " + err.Error() + "; run the same replay again to send the rest"
-			return rep, nil
+			return nil
 		default:
 			rep.Failed = append(rep.Failed, ReplayFailure{Attempt: a, Error: err.Error()})
 		}
 	}
-	return rep, nil
+	return nil
 }
 
 // replayedSince reports whether the ledger shows a replay of the entry's

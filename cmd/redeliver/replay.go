@@ -52,7 +52,6 @@ already asked for. A selection reaching past GitHub's redelivery horizon
   redeliver replay --org acme --hook 123456 --delivery-id 12345678901 --delivery-id 12345678902`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.run.dryRun = !o.yes
 			o.run.perMinuteSet, o.run.perHourSet = cmd.Flags().Changed("per-minute"), cmd.Flags().Changed("per-hour")
 			return runReplay(cmd.Context(), o)
 		},
@@ -127,13 +126,16 @@ func runReplay(ctx context.Context, o *replayOptions) error {
 	if err := o.checkFlags(); err != nil {
 		return err
 	}
+	// The selection is made with the state read-only: a refused one
+	// leaves nothing behind. Only then is the state opened to write.
+	o.run.dryRun = true
 	sess, err := o.run.prepare(ctx)
 	if err != nil {
 		return err
 	}
 	defer sess.close()
-	for _, err := range sess.targetErrs {
-		return err
+	if len(sess.targetErrs) > 0 {
+		return sess.targetErrs[0]
 	}
 	var targets []plannedTarget
 	for _, t := range sess.targets {
@@ -150,10 +152,28 @@ func runReplay(ctx context.Context, o *replayOptions) error {
 	if err != nil {
 		return err
 	}
-	rep, err := redeliver.Replay(ctx, sess.gh, sess.gh, sess.st, t.Target, t.Policy, sel, sess.pacer, o.yes)
-	if rep != nil && (err == nil || rep.Sent) {
-		printReplay(o.run.IO.out, t.Target, rep)
+	rep, err := redeliver.SelectReplayFrom(ctx, sess.gh, sess.st, t.Target, t.Policy, sel)
+	if err != nil {
+		return err
 	}
+	if !o.yes || len(rep.Selected) == 0 {
+		rep.Sent = o.yes // nothing left to send
+		printReplay(o.run.IO.out, t.Target, rep)
+		return nil
+	}
+	sess.close()
+	o.run.dryRun = false
+	if err := sess.open(ctx); err != nil {
+		return err
+	}
+	warnPace(ctx, o.run.IO, sess.s, sess.gh, &o.run)
+	unlock, err := lockStore(ctx, o.run.IO, sess.st, o.run.lockWait)
+	if err != nil {
+		return err
+	}
+	sess.closers = append(sess.closers, unlock)
+	err = rep.Send(ctx, sess.gh, sess.st, t.Target, sess.pacer)
+	printReplay(o.run.IO.out, t.Target, rep)
 	if ferr := sess.st.Flush(context.WithoutCancel(ctx)); ferr != nil && err == nil {
 		err = redeliver.Wrap(redeliver.EInternal, ferr, "saving the state")
 	}

@@ -184,6 +184,9 @@ func TestReplayRefusesPastTheHorizon(t *testing.T) {
 	if n := w.writes(); len(n) != 0 {
 		t.Errorf("a refused replay wrote to GitHub: %v", n)
 	}
+	if exists(w.state) {
+		t.Errorf("a refused replay created the state %s", w.state)
+	}
 }
 
 func TestReplayOneHookAtATime(t *testing.T) {
