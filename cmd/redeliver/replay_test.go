@@ -241,4 +241,11 @@ func TestSIGKILLDuringReplay(t *testing.T) {
 	r = runBin(t, w.binEnv(), args...)
 	wantCode(t, r, 0)
 	wantRedeliveredOnce(t, w.redeliveries(), want)
+
+	// A run after it finds the replays in the ledger, the killed one's
+	// intent included, and asks nothing more of them: it redelivers only
+	// the failed events.
+	r = runBin(t, w.binEnv(), w.args("run", "--org", "acme", "--hook", fmt.Sprint(w.orgHook))...)
+	wantCode(t, r, 0)
+	wantRedeliveredOnce(t, w.redeliveries(), append(want, guids("bad-", 5)...))
 }
