@@ -20,6 +20,9 @@ const (
 	ManualGiveUp ManualAction = "give-up"
 	// ManualRetry grants an exhausted event one more redelivery, due at once.
 	ManualRetry ManualAction = "retry-exhausted"
+	// ManualReplay records a redelivery asked on purpose by `replay`,
+	// whatever the delivery's status; it is not a status-page action.
+	ManualReplay ManualAction = "replay"
 )
 
 // Valid reports whether a is one of the known actions.
@@ -40,6 +43,8 @@ func (a ManualAction) Label() string {
 		return "give up"
 	case ManualRetry:
 		return "retry exhausted"
+	case ManualReplay:
+		return "replay"
 	}
 	return string(a)
 }

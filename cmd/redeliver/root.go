@@ -88,6 +88,7 @@ func newRootCmd(f *factory) *cobra.Command {
 	root.PersistentFlags().BoolVarP(&f.Verbose, "verbose", "v", false, "log every step to stderr")
 	root.AddCommand(
 		newRunCmd(f),
+		newReplayCmd(f),
 		newDeliveriesCmd(f),
 		newStatusCmd(f),
 		newDemoCmd(f),
