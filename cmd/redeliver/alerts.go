@@ -34,6 +34,9 @@ func (a *alertOptions) enabled() bool { return a.repo != "" || a.urlFile != "" }
 // check validates the flags and reads the webhook URL, before anything
 // is written.
 func (a *alertOptions) check() error {
+	if a.format == "" && !a.enabled() {
+		return nil // a command without the alert flags (replay)
+	}
 	if a.format != alert.FormatSlack && a.format != alert.FormatJSON {
 		return redeliver.Errorf(redeliver.EInvalid, "--alert-webhook-format %q: want slack or json", a.format)
 	}
