@@ -20,11 +20,11 @@ type progress struct {
 	every time.Duration
 	now   func() time.Time
 
-	mu      sync.Mutex // the engine reports from its workers
+	mu      sync.Mutex               // the engine reports from its workers
 	b       *progressbar.ProgressBar // redeliveries
 	lb      *progressbar.ProgressBar // pages listed
-	started time.Time // of the current target's redeliveries
-	last    time.Time // the last plain line, or the target's start
+	started time.Time                // of the current target's redeliveries
+	last    time.Time                // the last plain line, or the target's start
 }
 
 // longRun is how many planned redeliveries make a target worth a bar.
