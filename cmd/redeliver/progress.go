@@ -20,14 +20,19 @@ type progress struct {
 	every time.Duration
 	now   func() time.Time
 
-	mu      sync.Mutex // the engine reports from its workers
-	b       *progressbar.ProgressBar
-	started time.Time // of the current target's redeliveries
-	last    time.Time // the last plain line, or the target's start
+	mu      sync.Mutex               // the engine reports from its workers
+	b       *progressbar.ProgressBar // redeliveries
+	lb      *progressbar.ProgressBar // pages listed
+	started time.Time                // of the current target's redeliveries
+	last    time.Time                // the last plain line, or the target's start
 }
 
 // longRun is how many planned redeliveries make a target worth a bar.
 const longRun = 10
+
+// longListing is how many pages make a listing worth a bar (a spinner
+// with the pages and attempts so far: the total is not known).
+const longListing = 3
 
 // lineEvery is the most time between two plain progress lines.
 const lineEvery = 30 * time.Second
@@ -40,8 +45,12 @@ func (p *progress) update(ev redeliver.Progress) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ios.errTTY {
-		if p.bar && ev.ToSend >= longRun {
+		switch {
+		case !p.bar:
+		case ev.ToSend >= longRun:
 			p.draw(ev)
+		case ev.ToSend == 0 && ev.Pages >= longListing:
+			p.drawListing(ev)
 		}
 		return
 	}
@@ -74,7 +83,24 @@ func progressLine(ev redeliver.Progress, sending time.Duration) string {
 	return line
 }
 
+func (p *progress) drawListing(ev redeliver.Progress) {
+	if p.lb == nil {
+		p.lb = progressbar.NewOptions(-1,
+			progressbar.OptionSetWriter(p.ios.err),
+			progressbar.OptionSetDescription("listing "+ev.Target),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSpinnerType(14),
+			progressbar.OptionClearOnFinish())
+	}
+	p.lb.Describe(fmt.Sprintf("listing %s: %d attempts in", ev.Target, ev.Attempts))
+	_ = p.lb.Set(ev.Pages)
+}
+
 func (p *progress) draw(ev redeliver.Progress) {
+	if p.lb != nil { // the listing is over
+		_ = p.lb.Finish()
+		p.lb = nil
+	}
 	if p.b == nil {
 		p.b = progressbar.NewOptions(ev.ToSend,
 			progressbar.OptionSetWriter(p.ios.err),
@@ -105,9 +131,11 @@ func (p *progress) hold(target string, wait time.Duration, w redeliver.Window) {
 func (p *progress) done() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.b != nil {
-		_ = p.b.Finish()
-		p.b = nil
+	for _, b := range []**progressbar.ProgressBar{&p.b, &p.lb} {
+		if *b != nil {
+			_ = (*b).Finish()
+			*b = nil
+		}
 	}
 	p.started, p.last = time.Time{}, time.Time{}
 }

@@ -39,3 +39,24 @@ func TestProgressLinesOffATerminal(t *testing.T) {
 		t.Errorf("lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestProgressBarsOnATerminal: on a terminal a long listing shows a live
+// count of pages, then a bar for the redeliveries.
+func TestProgressBarsOnATerminal(t *testing.T) {
+	ios, _, stderr := testStreams(nil, true)
+	p := newProgress(ios, true)
+	const target = "org/acme/hooks/1"
+	for i := 1; i <= 5; i++ {
+		p.update(redeliver.Progress{Target: target, Pages: i, Attempts: 100 * i})
+	}
+	if !strings.Contains(stderr.String(), "listing "+target) {
+		t.Fatalf("no listing bar on a terminal: %q", stderr.String())
+	}
+	for i := 1; i <= 20; i++ {
+		p.update(redeliver.Progress{Target: target, ToSend: 20, Redelivered: i})
+	}
+	p.done()
+	if !strings.Contains(stderr.String(), "redelivering "+target) {
+		t.Errorf("no redelivery bar on a terminal: %q", stderr.String())
+	}
+}
