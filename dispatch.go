@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 )
@@ -181,7 +182,7 @@ func (d *dispatcher) send(ctx context.Context, e LedgerEntry) {
 	}
 	if probe != nil && !d.probe(ctx, probe) {
 		d.mu.Lock()
-		d.nextProbe = int(^uint(0) >> 1) // healthy: no need to look again
+		d.nextProbe = math.MaxInt // healthy: no need to look again
 		d.recent = nil
 		d.mu.Unlock()
 	}
@@ -189,7 +190,7 @@ func (d *dispatcher) send(ctx context.Context, e LedgerEntry) {
 
 // remember keeps the latest accepted requests for the probe; mu is held.
 func (d *dispatcher) remember(s sentRequest) {
-	if d.nextProbe == int(^uint(0)>>1) || !d.r.Probe {
+	if d.nextProbe == math.MaxInt || !d.r.Probe {
 		return
 	}
 	if len(d.recent) < probeMemory {

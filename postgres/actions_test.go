@@ -118,32 +118,6 @@ func TestOpenRefusesMissingMarks(t *testing.T) {
 	}
 }
 
-// Prune takes only the marks of the guids it deletes: a notifier's
-// "open:NAME" mark, which says a target was reported and not yet resolved,
-// stays, or the target would never be resolved.
-func TestPruneKeepsTargetMarks(t *testing.T) {
-	ctx := context.Background()
-	s := open(t, pgtest.DSN(t))
-	gone := storetest.Entry("gone")
-	gone.State = redeliver.StateExhausted
-	if err := s.Put(ctx, "k", gone); err != nil {
-		t.Fatal(err)
-	}
-	at := gone.AttemptAt.Add(time.Hour)
-	if err := s.SetAlertMarks(ctx, "k", at, map[string]string{
-		"gone": "exhausted/3|webhook", "open:webhook": "open", "coverage": "c|webhook",
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if n, err := s.Prune(ctx, "k", at); n != 1 || err != nil {
-		t.Fatalf("Prune = %d, %v; want 1", n, err)
-	}
-	m, err := s.AlertMarks(ctx, "k")
-	if err != nil || len(m) != 2 || m["open:webhook"] != "open" || m["coverage"] != "c|webhook" {
-		t.Errorf("marks after Prune: %v %v; want open:webhook and coverage", m, err)
-	}
-}
-
 // A time the store cannot keep is refused, and nothing is written; a
 // fenced view writes marks of its own target only.
 func TestSetAlertMarksRefuses(t *testing.T) {
