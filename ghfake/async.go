@@ -95,7 +95,11 @@ func (s *Server) worker(p *asyncPool) {
 		if !ok {
 			return
 		}
-		s.performRedelivery(q)
+		if q.do != nil {
+			q.do()
+		} else {
+			s.performRedelivery(q)
+		}
 		p.done()
 	}
 }

@@ -288,6 +288,8 @@ type queued struct {
 	hookID, deliveryID int64
 	logIdx             int
 	log                Redelivery
+	// do, when set, is another background delivery (a ping) to make instead.
+	do func()
 }
 
 type redeliveryQueue struct {
