@@ -53,7 +53,13 @@ type worldOpts struct {
 	store    func(redeliver.Store) redeliver.Store
 	// sync makes the emulator redeliver before it answers 202.
 	sync bool
+	// noPing hides the client's Ping from the service, as for an App's
+	// hook: a failing receiver is probed with redeliveries.
+	noPing bool
 }
+
+// redelivererOnly is a Redeliverer that cannot ping.
+type redelivererOnly struct{ redeliver.Redeliverer }
 
 func newWorld(t testing.TB, o worldOpts) *world {
 	t.Helper()
@@ -105,7 +111,11 @@ func newWorld(t testing.TB, o worldOpts) *world {
 	if sch == (Schedule{}) {
 		sch = DefaultSchedule()
 	}
-	w.svc, err = New(Config{Targets: targets, Source: w.client, Redeliverer: w.client, Store: store,
+	var redel redeliver.Redeliverer = w.client
+	if o.noPing {
+		redel = redelivererOnly{w.client}
+	}
+	w.svc, err = New(Config{Targets: targets, Source: w.client, Redeliverer: redel, Store: store,
 		Pacer: redeliver.NewPacer(0), Clock: w.fc, Schedule: sch, BudgetShare: o.share,
 		Logger:   slog.New(slog.NewTextHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Registry: prometheus.NewRegistry(),

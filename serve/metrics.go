@@ -18,6 +18,7 @@ type metrics struct {
 	delayed        *prometheus.CounterVec   // credential
 	redelivered    *prometheus.CounterVec   // target
 	held           *prometheus.CounterVec   // target
+	pings          *prometheus.CounterVec   // target, result
 	ledger         *prometheus.GaugeVec     // target, state
 	recovery       *prometheus.HistogramVec // target
 	lastSuccess    *prometheus.GaugeVec     // target
@@ -49,6 +50,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		stretched:    gauge("budget_stretched", "1 while polls are delayed because the API budget runs low.", "credential"),
 		delayed:      counter("budget_delayed_polls_total", "Polls delayed because the API budget ran low.", "credential"),
 		redelivered:  counter("redeliveries_total", "Redeliveries GitHub accepted.", "target"),
+		pings:        counter("pings_total", "Pings of a hook whose receiver was seen failing, by result (ok, error); each costs one billed API call.", "target", "result"),
 		held:         counter("held_polls_total", "Polls whose redeliveries were held because the receiver was seen failing.", "target"),
 		ledger:       gauge("ledger_events", "Ledger entries per state.", "target", "state"),
 		recovery: func() *prometheus.HistogramVec {
@@ -73,7 +75,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 func (m *metrics) forget(key string) {
 	l := prometheus.Labels{"target": key}
 	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{
-		m.polls, m.redelivered, m.held, m.ledger, m.recovery, m.lastSuccess, m.receiverUp, m.interval} {
+		m.polls, m.redelivered, m.held, m.pings, m.ledger, m.recovery, m.lastSuccess, m.receiverUp, m.interval} {
 		v.DeletePartialMatch(l)
 	}
 }

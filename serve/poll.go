@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -40,6 +41,12 @@ type watch struct {
 	// recovering: the receiver was just seen back; the next poll redelivers
 	// every failed event at once, whatever the spacing says.
 	recovering bool
+	// Pings of a receiver seen failing: the last one (our clock), the wait
+	// before the next, and whether GitHub refused them for good (the
+	// service then probes with redeliveries, as for an App's hook).
+	lastPing   time.Time
+	pingEvery  time.Duration
+	pingBroken bool
 
 	credential string // the credential its calls use, once seen
 
@@ -48,6 +55,7 @@ type watch struct {
 	notModified bool
 	probed      bool
 	held        bool
+	pinged      bool
 
 	lastPoll, lastOK time.Time
 	lastErr          string
@@ -59,7 +67,7 @@ type watch struct {
 
 func newWatch(t Target, now time.Time, sch Schedule) *watch {
 	return &watch{t: t, key: t.Key(), due: now, interval: sch.Base, health: HealthUnknown,
-		probeEvery: sch.ProbeMin, open: map[string]time.Time{}, ledger: map[redeliver.State]int{}}
+		probeEvery: sch.ProbeMin, pingEvery: sch.pingMin(), open: map[string]time.Time{}, ledger: map[redeliver.State]int{}}
 }
 
 // targetKey carries the key of the target being polled in the contexts of
@@ -86,7 +94,14 @@ func (s *Service) poll(ctx context.Context, w *watch) {
 		// Max attempts still counts every redelivery.
 		policy.RetryBase = 0
 	}
-	w.newAttempts, w.notModified, w.probed, w.held, w.nextMark = 0, false, false, false, 0
+	// The service's own pings are deliveries too: a failed one is no
+	// user's event and must not be redelivered. Excluding them by policy
+	// (rather than leaving them out of the listing) keeps every page whole
+	// for the engine's paging and checkpoint, and leaves `run` as it is.
+	if !slices.Contains(policy.ExcludeEvents, pingEvent) {
+		policy.ExcludeEvents = append(slices.Clip(policy.ExcludeEvents), pingEvent)
+	}
+	w.newAttempts, w.notModified, w.probed, w.held, w.pinged, w.nextMark = 0, false, false, false, false, 0
 	recovering := w.recovering
 	s.mu.Unlock()
 
@@ -110,6 +125,10 @@ func (s *Service) poll(ctx context.Context, w *watch) {
 	var entErr error
 	if err == nil {
 		entries, entErr = s.store.Entries(context.WithoutCancel(pctx), w.key)
+	}
+
+	if err == nil {
+		s.maybePing(pctx, w)
 	}
 
 	s.mu.Lock()
@@ -146,6 +165,11 @@ func (s *Service) poll(ctx context.Context, w *watch) {
 		s.m.held.WithLabelValues(w.key).Inc()
 	}
 	w.interval = s.nextInterval(w, rep, err)
+	if w.recovering && !recovering && !stopping {
+		// Seen back in this poll, whose policy still spaced retries: poll
+		// again at once (a 304, most likely) to redeliver without spacing.
+		w.interval = 0
+	}
 	w.due = now.Add(w.interval)
 	s.m.interval.WithLabelValues(w.key).Set(w.interval.Seconds())
 	s.m.receiverUp.WithLabelValues(w.key).Set(map[Health]float64{HealthUp: 1, HealthDown: 0, HealthUnknown: -1}[w.health])
@@ -180,6 +204,8 @@ func (s *Service) nextInterval(w *watch, rep *redeliver.Report, err error) time.
 	switch {
 	case err != nil:
 		return sch.Base
+	case w.pinged:
+		return pingCheck
 	case w.health == HealthDown || w.recovering || len(w.open) > 0 || rep.Failed > 0:
 		return sch.Hot
 	case w.newAttempts > 0:
@@ -288,11 +314,13 @@ func (s *Service) sawReceiver(w *watch, a redeliver.Attempt, serverNow time.Time
 	switch {
 	case up && w.health == HealthDown:
 		w.health, w.recovering, w.probeEvery = HealthUp, true, s.cfg.Schedule.ProbeMin
+		w.pingEvery = s.cfg.Schedule.pingMin()
 		s.log.Info("receiver back: redelivering what failed", "target", w.key, "open", len(w.open))
 	case up:
 		w.health = HealthUp
 	case w.health != HealthDown:
 		w.health = HealthDown
+		w.pingEvery = s.cfg.Schedule.pingMin()
 		s.log.Warn("receiver failing: redeliveries held until it is seen healthy", "target", w.key,
 			"status_code", a.StatusCode, "status", a.Status)
 	}
@@ -314,6 +342,12 @@ func (g *gate) Redeliver(ctx context.Context, t redeliver.Target, attemptID int6
 	if s.stopping {
 		s.mu.Unlock()
 		return time.Time{}, errStopping
+	}
+	if w.health == HealthDown && s.canPing(w) {
+		// Pings tell when the receiver is back: no event's attempt is spent.
+		w.held = true
+		s.mu.Unlock()
+		return time.Time{}, errHeld(t)
 	}
 	if w.health == HealthDown {
 		now := s.clock.Now()

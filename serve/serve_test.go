@@ -53,11 +53,11 @@ func TestHeldWhileDownThenRedeliveredOnce(t *testing.T) {
 	}
 }
 
-// When no newer delivery tells whether a failing receiver is back, one
-// redelivery probes it now and then (the wait doubling); once a probe gets
+// Where GitHub cannot ping the hook (an App's), when no newer delivery
+// tells whether a failing receiver is back, one redelivery probes it now and then (the wait doubling); once a probe gets
 // through, everything that failed goes at once, the probed event included.
 func TestProbeWhenQuiet(t *testing.T) {
-	w := newWorld(t, worldOpts{})
+	w := newWorld(t, worldOpts{noPing: true})
 	w.status.Store(503)
 	failed := w.send(w.hook, 5)
 	w.start()

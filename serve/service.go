@@ -47,12 +47,19 @@ type Schedule struct {
 	// seen failing when no newer delivery tells whether it is back: one
 	// redelivery is let through, and the wait doubles after each.
 	ProbeMin, ProbeMax time.Duration
+	// PingMin and PingMax bound the wait between pings of a receiver seen
+	// failing, where GitHub can ping the hook (organization and repository
+	// hooks): a ping is a delivery of its own, so no attempt of an event is
+	// spent to learn whether the receiver is back. The wait doubles after
+	// each ping. Zero: 30 s and 2 min.
+	PingMin, PingMax time.Duration
 }
 
 // DefaultSchedule is the schedule of `redeliver serve` with no flags.
 func DefaultSchedule() Schedule {
 	return Schedule{Hot: 15 * time.Second, Base: 30 * time.Second, Idle: 2 * time.Minute,
-		ProbeMin: 10 * time.Minute, ProbeMax: 40 * time.Minute}
+		ProbeMin: 10 * time.Minute, ProbeMax: 40 * time.Minute,
+		PingMin: defaultPingMin, PingMax: defaultPingMax}
 }
 
 // Validate names the first field of s that cannot work.
@@ -64,6 +71,8 @@ func (s Schedule) Validate() error {
 		return redeliver.Errorf(redeliver.EInvalid, "poll intervals must grow: hot %s ≤ base %s ≤ idle %s", s.Hot, s.Base, s.Idle)
 	case s.ProbeMin <= 0 || s.ProbeMax < s.ProbeMin:
 		return redeliver.Errorf(redeliver.EInvalid, "probe intervals: want 0 < min %s ≤ max %s", s.ProbeMin, s.ProbeMax)
+	case s.PingMin < 0 || s.PingMax < 0 || s.pingMax() < s.pingMin():
+		return redeliver.Errorf(redeliver.EInvalid, "ping intervals: want 0 < min %s ≤ max %s (0: the default)", s.pingMin(), s.pingMax())
 	}
 	return nil
 }
