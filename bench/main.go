@@ -49,6 +49,7 @@ type config struct {
 	verbose      bool
 	from         string
 	chartFormat  string
+	serve        bool
 }
 
 func main() {
@@ -69,6 +70,7 @@ func main() {
 	flag.BoolVar(&cfg.verbose, "v", false, "say what runs")
 	flag.StringVar(&cfg.chartFormat, "chart-format", "svg", "the chart's format: svg or png")
 	flag.StringVar(&cfg.from, "from", "", "run nothing: print and write (-out, -json) the figures of an earlier run's results.json")
+	flag.BoolVar(&cfg.serve, "serve", false, "simulate `redeliver serve` on 50 hooks (a day of emulated time; -quick: 3 hours) against the docs script every 6 hours")
 	flag.Parse()
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -88,6 +90,12 @@ func main() {
 	}
 	if cfg.scale < 1 {
 		fatalf("-scale %g: must be at least 1", cfg.scale)
+	}
+	if cfg.serve {
+		if err := runServeBench(cfg); err != nil {
+			fatalf("%v", err)
+		}
+		return
 	}
 	if err := run(cfg); err != nil {
 		fatalf("%v", err)

@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/redeliver/redeliver"
 )
@@ -45,4 +46,26 @@ func (s *Service) PollNow(key string) bool {
 		s.poke()
 	}
 	return ok && !w.removed
+}
+
+// SetOnIdle makes the scheduler call f each time it waits with no poll in
+// flight: a simulation on a fake clock (the fleet benchmark) moves the
+// clock then. Call it before Run; f runs on the scheduler's goroutine.
+func (s *Service) SetOnIdle(f func()) {
+	s.mu.Lock()
+	s.onIdle = f
+	s.mu.Unlock()
+}
+
+// NextDue is when the earliest poll not in flight is due (zero: none).
+func (s *Service) NextDue() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var next time.Time
+	for _, w := range s.targets {
+		if !w.running && !w.removed && (next.IsZero() || w.due.Before(next)) {
+			next = w.due
+		}
+	}
+	return next
 }

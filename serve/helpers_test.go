@@ -179,7 +179,7 @@ func (w *world) advance(d time.Duration) {
 	w.t.Helper()
 	end := w.fc.Now().Add(d)
 	for {
-		next := w.svc.nextDue()
+		next := w.svc.NextDue()
 		if next.IsZero() || next.After(end) {
 			w.move(end.Sub(w.fc.Now()))
 			return
@@ -269,19 +269,6 @@ func (w *world) metric(name string, labels ...string) float64 {
 		}
 	}
 	return 0
-}
-
-// nextDue is the earliest due poll not in flight (zero: none).
-func (s *Service) nextDue() time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var next time.Time
-	for _, w := range s.targets {
-		if !w.running && !w.removed && (next.IsZero() || w.due.Before(next)) {
-			next = w.due
-		}
-	}
-	return next
 }
 
 // syncBuffer is a bytes.Buffer safe for the service's goroutines.
