@@ -2,8 +2,11 @@ package serve
 
 import (
 	"maps"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 const orgPingRoute = "POST /orgs/{org}/hooks/{hook_id}/pings"
@@ -120,5 +123,37 @@ func TestPingsWaitForTheBudget(t *testing.T) {
 	w.advance(5 * time.Minute)
 	if n := w.gh.RequestCount(orgPingRoute); n != 0 {
 		t.Errorf("%d pings while the budget was stretched, want 0", n)
+	}
+}
+
+func TestScheduleValidatesPingIntervals(t *testing.T) {
+	w := newWorld(t, worldOpts{})
+	ok := DefaultSchedule()
+	zero := ok
+	zero.PingMin, zero.PingMax = 0, 0 // the defaults
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("default schedule: %v", err)
+	}
+	if err := zero.Validate(); err != nil {
+		t.Fatalf("zero ping intervals (the defaults): %v", err)
+	}
+	for _, tc := range []struct {
+		name     string
+		min, max time.Duration
+	}{
+		{"negative min", -time.Second, time.Minute},
+		{"negative max", time.Second, -time.Minute},
+		{"max below min", 5 * time.Minute, time.Minute},
+		{"max below the default min", 0, 10 * time.Second},
+	} {
+		s := ok
+		s.PingMin, s.PingMax = tc.min, tc.max
+		err := s.Validate()
+		if err == nil || !strings.Contains(err.Error(), "ping intervals") {
+			t.Errorf("%s: %v, want an error naming the ping intervals", tc.name, err)
+		}
+		if _, err := New(Config{Source: w.client, Redeliverer: w.client, Store: w.store, Schedule: s, Registry: prometheus.NewRegistry()}); err == nil {
+			t.Errorf("%s: New accepted the schedule", tc.name)
+		}
 	}
 }
