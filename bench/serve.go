@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -29,6 +30,8 @@ const (
 type serveResult struct {
 	Mode       string         `json:"mode"`
 	Command    string         `json:"command"`
+	Started    time.Time      `json:"started"`
+	Revision   string         `json:"revision"`
 	WallS      float64        `json:"wall_s"`
 	Figures    *fleet.Figures `json:"figures"`
 	TargetsMet bool           `json:"targets_met"`
@@ -48,20 +51,48 @@ func runServeBench(cfg config) error {
 	if cfg.quick {
 		o.Hours, mode = 3, "quick"
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	started := time.Now()
-	f, err := fleet.Run(ctx, o)
-	if err != nil {
-		return err
+	var res *serveResult
+	if cfg.from != "" {
+		// Render an earlier run's figures again.
+		b, err := os.ReadFile(cfg.from)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(b, &res); err != nil || res == nil || res.Figures == nil {
+			return fmt.Errorf("-from %s: not a -serve run's JSON (%v)", cfg.from, err)
+		}
+		cfg.quick = res.Mode == "quick"
+	} else {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		defer stop()
+		started := time.Now()
+		f, err := fleet.Run(ctx, o)
+		if err != nil {
+			return err
+		}
+		res = &serveResult{Mode: mode, Command: commandLine(), Started: started.UTC(), Revision: gitRevision(),
+			WallS: time.Since(started).Seconds(), Figures: f}
 	}
-	res := &serveResult{Mode: mode, Command: commandLine(), WallS: time.Since(started).Seconds(), Figures: f}
+	f := res.Figures
 	res.TargetsMet, res.Targets = serveVerdicts(f)
 	printServe(os.Stdout, res)
 
 	var chart string
 	switch {
-	case cfg.out != "":
+	case cfg.out == "":
+		// Like the full matrix, a run without -out keeps the module's
+		// BENCHMARKS.md current: its own mode's block of the serve section.
+		md := filepath.Join(root, "BENCHMARKS.md")
+		chartRef := ""
+		if !cfg.quick {
+			chartRef = "bench/serve-chart.svg"
+			chart = filepath.Join(root, filepath.FromSlash(chartRef))
+		}
+		if err := updateServeSection(md, res.Mode, serveBlock(res, chartRef)); err != nil {
+			return err
+		}
+		fmt.Printf("\nupdated %s (%s run)\n", md, res.Mode)
+	default:
 		if err := os.MkdirAll(cfg.out, 0o755); err != nil {
 			return err
 		}
@@ -74,8 +105,6 @@ func runServeBench(cfg config) error {
 		if err := os.WriteFile(filepath.Join(cfg.out, "serve.md"), []byte(b.String()), 0o644); err != nil {
 			return err
 		}
-	case !cfg.quick:
-		chart = filepath.Join(root, "bench", "serve-chart.svg")
 	}
 	if cfg.jsonPath != "" {
 		if err := writeServeJSON(cfg.jsonPath, res); err != nil {
@@ -209,4 +238,76 @@ func writeServeChart(path string, f *fleet.Figures) error {
 	p.Add(target)
 	p.Legend.Add("target: p95 ≤ 2 min", target)
 	return p.Save(vg.Points(720), vg.Points(360), path)
+}
+
+// serveSectionTitle heads the serve section of BENCHMARKS.md; each mode
+// (quick, full) has its own block in it, between markers, so a run
+// rewrites its own figures and keeps the other's.
+const serveSectionTitle = "## redeliver serve: time to recovery"
+
+const serveSectionIntro = serveSectionTitle + `
+
+` + "`go run ./bench -serve`" + ` (a day of emulated time) and ` + "`go run ./bench -serve -quick`" + ` (3 hours) write
+their block below; ` + "`-out DIR`" + ` writes serve.md, serve.json and serve-chart.svg into DIR instead.
+The simulation (package ` + "`serve/fleet`" + `) runs ` + "`redeliver serve`" + ` in-process on 50 organization
+hooks of the GitHub emulator, on one fake clock shared by both: an event every 5 minutes per hook
+on average, receiver outages of 5 to 60 minutes (about one a hook every 3 hours) while outages
+may begin, then one hour more of traffic in which every outage ends. Real HTTP to the emulator
+(github.com's rate limits and ETag/304 rules), a real SQLite state; the redelivery pacer is off
+(it runs on the wall clock). *MTTR* is from the end of the outage an event failed in to its first
+successful delivery, in emulated seconds. *Billed* calls count against the primary rate limit;
+304s do not. The docs workflow (its script at 00:15, 06:15, 12:15 and 18:15 UTC) is **modelled**
+on the same record of events and outages, by the script's rules: each run redelivers once every
+event that failed since the previous run and has not succeeded (a redelivery that fails is
+retried by the next run); its billed calls are the listing pages since the previous run, the
+redeliveries and a read and a write of its timestamp variable, per hook and run.
+`
+
+func serveMarkers(mode string) (begin, end string) {
+	return "<!-- serve " + mode + ": begin -->", "<!-- serve " + mode + ": end -->"
+}
+
+// serveBlock is one run's block of the section.
+func serveBlock(res *serveResult, chartRef string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "### %s run\n\n", res.Mode)
+	fmt.Fprintf(&b, "`%s`, started %s, revision %s, took %s of wall time.\n\n", res.Command, res.Started.Format(time.RFC3339), res.Revision,
+		time.Duration(res.WallS*float64(time.Second)).Round(time.Second))
+	printServe(&b, res)
+	if chartRef != "" {
+		fmt.Fprintf(&b, "\n![time to recovery: serve vs the docs script every 6 hours](%s)\n", chartRef)
+	}
+	return b.String()
+}
+
+// gitRevision names the checkout's commit ("unknown" outside git).
+func gitRevision() string {
+	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// updateServeSection writes block as mode's block of the serve section of
+// the Markdown file at path, adding the section (at the end) or the block
+// where missing (a block goes at the end).
+func updateServeSection(path, mode, block string) error {
+	b, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	doc := string(b)
+	begin, end := serveMarkers(mode)
+	if !strings.Contains(doc, serveSectionTitle) {
+		doc = strings.TrimRight(doc, "\n") + "\n\n" + serveSectionIntro
+	}
+	i, j := strings.Index(doc, begin), strings.Index(doc, end)
+	switch {
+	case i >= 0 && j > i:
+		doc = doc[:i] + begin + "\n" + block + end + doc[j+len(end):]
+	default:
+		doc = strings.TrimRight(doc, "\n") + "\n\n" + begin + "\n" + block + end + "\n"
+	}
+	return os.WriteFile(path, []byte(doc), 0o644)
 }
