@@ -182,10 +182,10 @@ func printServe(w io.Writer, res *serveResult) {
 	}
 }
 
-// serveDur writes seconds as "95 s", "12 min" or "3.1 h".
+// serveDur writes seconds as "125 s", "12 min" or "3.1 h".
 func serveDur(s float64) string {
 	switch {
-	case s < 120:
+	case s < 600:
 		return fmt.Sprintf("%.0f s", s)
 	case s < 2*3600:
 		return fmt.Sprintf("%.0f min", s/60)
