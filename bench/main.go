@@ -8,6 +8,7 @@
 //	go run ./bench -quick           # four cases in about three minutes; prints the table
 //	go run ./bench -quick -out DIR  # … and writes BENCHMARKS.md, chart.svg and results.json into DIR
 //	go run ./bench -quick -json FILE
+//	go run ./bench -serve [-quick]  # `redeliver serve` on 50 hooks for a day (-quick: 3 h) of emulated time vs the docs script every 6 h (bench/serve.go)
 //
 // For each case the benchmark starts the GitHub emulator (ghfake) in its own
 // process, seeds the same history for each program, and runs the docs
