@@ -111,3 +111,41 @@ func TestPacerTellsLongHolds(t *testing.T) {
 		t.Errorf("told %v, want the hour's window once", told)
 	}
 }
+
+// What an earlier run learned wakes the matching dormant window, and only
+// learned windows are handed back for the next run.
+func TestPacerWakesWhatAnEarlierRunLearned(t *testing.T) {
+	minute := Window{Limit: 80, Length: time.Minute}
+	hour := Window{Limit: 500, Length: time.Hour}
+	set := Window{Limit: 1000, Length: 24 * time.Hour}
+	p := NewPacer(1, set)
+	p.Dormant(minute, hour)
+	if got := p.Learned(); len(got) != 0 {
+		t.Fatalf("learned %v before anything was learned", got)
+	}
+	p.Wake(Window{Limit: 400, Length: time.Hour}, Window{Limit: 7, Length: time.Second})
+	want := []Window{set, {Limit: 400, Length: time.Hour}, {Limit: 7, Length: time.Second}}
+	if !slices.Equal(p.Windows(), want) {
+		t.Errorf("active %v, want %v", p.Windows(), want)
+	}
+	if got := p.Learned(); !slices.Equal(got, want[1:]) {
+		t.Errorf("learned %v, want %v (not the window the caller set)", got, want[1:])
+	}
+	p.Hit(30 * time.Second)
+	if got := p.Learned(); !slices.Equal(got, []Window{minute, want[1], want[2]}) {
+		t.Errorf("after a hit, learned %v", got)
+	}
+}
+
+// After a secondary limit nothing goes until its retry-after is over.
+func TestPacerHoldsUntilRetryAfter(t *testing.T) {
+	p := NewPacer(0)
+	p.Dormant(Window{Limit: 80, Length: time.Minute})
+	p.Hit(40 * time.Second)
+	if d := p.reserve(time.Now()); d < 39*time.Second || d > 40*time.Second {
+		t.Fatalf("held %s after a 40s retry-after", d)
+	}
+	if d := p.reserve(time.Now().Add(41 * time.Second)); d != 0 {
+		t.Fatalf("still held %s after the retry-after", d)
+	}
+}
