@@ -353,7 +353,9 @@ func (c *Client) CheckAuth(ctx context.Context) error {
 
 // RateLimitingOff reports whether GitHub has rate limiting turned off,
 // which only a GHES can: GET /rate_limit answers 404 there (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api).
-// The engine may then go faster. The call is made with the token, or
+// The engine may then go faster. Once any answer came, its headers tell
+// (x-ratelimit-limit comes with every answer where limits are on) and no
+// request is made; before that the call is made with the token, or
 // without credentials when there is only an App (its JWT is for /app
 // routes only); either way it costs no primary quota.
 func (c *Client) RateLimitingOff(ctx context.Context) (bool, error) {
@@ -362,6 +364,9 @@ func (c *Client) RateLimitingOff(ctx context.Context) (bool, error) {
 	c.mu.Unlock()
 	if known != nil {
 		return *known, nil // CheckAuth asked already
+	}
+	if off, ok := c.limits.known(); ok {
+		return off, nil
 	}
 	a := c.token
 	if a == nil {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/redeliver/redeliver"
 	"github.com/redeliver/redeliver/config"
@@ -41,8 +42,10 @@ func (f *factory) stateSettings(fl *config.Flags) func() (*config.Settings, erro
 	})
 }
 
-// gitHubFunc builds the GitHub client from resolved settings.
-type gitHubFunc func(s *config.Settings, log *slog.Logger, onLimit func()) (*githubClient, error)
+// gitHubFunc builds the GitHub client from resolved settings; onLimit, if
+// not nil, hears each secondary rate limit with how long GitHub asked to
+// wait (0 when it did not say).
+type gitHubFunc func(s *config.Settings, log *slog.Logger, onLimit func(wait time.Duration)) (*githubClient, error)
 
 // stateFunc opens the state; readOnly never creates or changes anything.
 type stateFunc func(ctx context.Context, s *config.Settings, gh *githubClient, log *slog.Logger, readOnly bool) (*state, error)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/redeliver/redeliver"
 	"github.com/redeliver/redeliver/actionsvar"
@@ -16,7 +17,7 @@ import (
 )
 
 // connect builds the GitHub client from resolved settings.
-func connect(s *config.Settings, log *slog.Logger, onLimit func()) (*githubapi.Client, error) {
+func connect(s *config.Settings, log *slog.Logger, onLimit func(wait time.Duration)) (*githubapi.Client, error) {
 	return githubapi.New(githubapi.Config{
 		BaseURL:          s.APIURL,
 		Token:            s.Token,
@@ -25,7 +26,7 @@ func connect(s *config.Settings, log *slog.Logger, onLimit func()) (*githubapi.C
 		CAFile:           s.CAFile,
 		UserAgent:        "redeliver/" + version,
 		Logger:           log,
-		OnSecondaryLimit: onLimit,
+		OnSecondaryWait:  onLimit,
 	})
 }
 
