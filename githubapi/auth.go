@@ -342,11 +342,18 @@ func (c *Client) CheckAuth(ctx context.Context) error {
 		}
 		c.setLimitsOff(err != nil) // a 404: rate limiting is off
 	}
-	if c.app != nil {
-		_, _, err := c.app.gh.Apps.Get(ctx, "")
-		if err != nil {
-			return c.fail(c.app, err, fmt.Sprintf("check App %d (GET /app)", c.appID), fmt.Sprintf("App %d not found", c.appID))
-		}
+	return c.CheckApp(ctx)
+}
+
+// CheckApp is CheckAuth for the App alone (GET /app with the JWT), when
+// there is one: it also learns GitHub's clock from the answer, so the JWTs
+// that follow are signed for it and not refused first.
+func (c *Client) CheckApp(ctx context.Context) error {
+	if c.app == nil {
+		return nil
+	}
+	if _, _, err := c.app.gh.Apps.Get(ctx, ""); err != nil {
+		return c.fail(c.app, err, fmt.Sprintf("check App %d (GET /app)", c.appID), fmt.Sprintf("App %d not found", c.appID))
 	}
 	return nil
 }

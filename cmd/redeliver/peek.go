@@ -46,3 +46,10 @@ func (p *peekedSource) ListAttempts(ctx context.Context, t redeliver.Target, cur
 	}
 	return p.Source.ListAttempts(ctx, t, cursor)
 }
+
+// forget drops the kept pages: the Runner asks GitHub again.
+func (p *peekedSource) forget() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pages = nil
+}

@@ -221,11 +221,14 @@ func (o *runOptions) prepare(ctx context.Context) (_ *runSession, err error) {
 		}
 	}
 	if sess.st != nil && !o.dryRun {
-		unlock, err := lockStore(ctx, o.IO, sess.st, o.lockWait)
+		unlock, waited, err := lockStoreWaited(ctx, o.IO, sess.st, o.lockWait)
 		if err != nil {
 			return nil, err
 		}
 		sess.closers = append(sess.closers, unlock)
+		if waited {
+			sess.src.forget() // the other run changed what the pages show
+		}
 		if sess.alerter, err = o.alerts.alerter(sess.gh, sess.st.Store, sess.log); err != nil {
 			return nil, err
 		}
@@ -243,6 +246,9 @@ func (o *runOptions) prepare(ctx context.Context) (_ *runSession, err error) {
 // the hook list is asked for only when it can tell something.
 func (sess *runSession) peek(ctx context.Context) error {
 	sess.src = &peekedSource{Source: sess.gh}
+	if err := sess.gh.CheckApp(ctx); err != nil {
+		return err
+	}
 	answered := false
 	for i := range sess.targets {
 		t := &sess.targets[i]
@@ -258,6 +264,8 @@ func (sess *runSession) peek(ctx context.Context) error {
 			answered = true
 		case redeliver.ErrorCode(err) == redeliver.EAuth:
 			return err
+		case redeliver.ErrorCode(err) == redeliver.ERateLimited:
+			t.fail(err) // no answer about the credentials: the Runner would say the same
 		case redeliver.ErrorCode(err) == redeliver.ENotFound && sess.st == nil && !sess.o.dryRun:
 			if reachable(ctx, sess.gh, sess.targets[i:i+1]); t.failed == nil {
 				t.fail(err)
@@ -485,12 +493,20 @@ func (o *runOptions) finish(ctx context.Context, res *runResult, err error) erro
 
 // lockStore takes the state lock, saying so when it has to wait.
 func lockStore(ctx context.Context, ios *streams, st redeliver.Store, wait time.Duration) (func() error, error) {
+	unlock, _, err := lockStoreWaited(ctx, ios, st, wait)
+	return unlock, err
+}
+
+// lockStoreWaited is lockStore, also telling whether another run held
+// the lock first (what GitHub answered before is then out of date).
+func lockStoreWaited(ctx context.Context, ios *streams, st redeliver.Store, wait time.Duration) (func() error, bool, error) {
 	unlock, err := st.Lock(ctx, 0)
 	if err == nil || wait == 0 || redeliver.ErrorCode(err) != redeliver.EConflict {
-		return unlock, err
+		return unlock, false, err
 	}
 	fmt.Fprintf(ios.err, "redeliver: %v; waiting up to %s\n", err, wait)
-	return st.Lock(ctx, wait)
+	unlock, err = st.Lock(ctx, wait)
+	return unlock, true, err
 }
 
 // warnPace warns when the pace exceeds GitHub's advice on an instance that
