@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"os"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -44,10 +44,10 @@ type runOptions struct {
 	// applies, and remembers it per API host (see newPacer).
 	learn       bool
 	concurrency int
-	timeout                  time.Duration
-	lockWait                 time.Duration
-	noProbe                  bool
-	alerts                   alertOptions
+	timeout     time.Duration
+	lockWait    time.Duration
+	noProbe     bool
+	alerts      alertOptions
 }
 
 func newRunCmd(f *factory) *cobra.Command {
@@ -146,14 +146,14 @@ func runRun(ctx context.Context, o *runOptions) error {
 
 // runSession is a run's dependencies, once built and checked.
 type runSession struct {
-	o          *runOptions
-	s          *config.Settings
-	log        *slog.Logger
-	gh         *githubClient
-	src        *peekedSource
-	pacer      *redeliver.Pacer
+	o     *runOptions
+	s     *config.Settings
+	log   *slog.Logger
+	gh    *githubClient
+	src   *peekedSource
+	pacer *redeliver.Pacer
 	// paceSaved is how many windows the state held for the API host.
-	paceSaved int
+	paceSaved  int
 	st         *state
 	closers    []func() error
 	targets    []plannedTarget

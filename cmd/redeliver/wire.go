@@ -19,14 +19,14 @@ import (
 // connect builds the GitHub client from resolved settings.
 func connect(s *config.Settings, log *slog.Logger, onLimit func(wait time.Duration)) (*githubapi.Client, error) {
 	return githubapi.New(githubapi.Config{
-		BaseURL:          s.APIURL,
-		Token:            s.Token,
-		AppID:            s.AppID,
-		PrivateKeyPEM:    s.PrivateKey,
-		CAFile:           s.CAFile,
-		UserAgent:        "redeliver/" + version,
-		Logger:           log,
-		OnSecondaryWait:  onLimit,
+		BaseURL:         s.APIURL,
+		Token:           s.Token,
+		AppID:           s.AppID,
+		PrivateKeyPEM:   s.PrivateKey,
+		CAFile:          s.CAFile,
+		UserAgent:       "redeliver/" + version,
+		Logger:          log,
+		OnSecondaryWait: onLimit,
 	})
 }
 
