@@ -172,6 +172,13 @@ func (p *Pacer) Hit(retryAfter time.Duration) []Window {
 		if u := time.Now().Add(retryAfter); u.After(p.until) {
 			p.until = u
 		}
+		// The refused request, the last let go, is sent again once the
+		// wait is over: GitHub counts it then, not when it was refused.
+		for _, w := range p.windows {
+			if n := len(w.at); n > 0 && w.at[n-1].Before(p.until) {
+				w.at[n-1] = p.until
+			}
+		}
 	}
 	var target time.Duration
 	for _, w := range p.windows {

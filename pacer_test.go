@@ -149,3 +149,19 @@ func TestPacerHoldsUntilRetryAfter(t *testing.T) {
 		t.Fatalf("still held %s after the retry-after", d)
 	}
 }
+
+// The request GitHub refused counts in the windows when it is sent again,
+// after the retry-after, as GitHub counts it: not when it was refused.
+func TestPacerCountsTheRefusedRequestWhenResent(t *testing.T) {
+	p := NewPacer(0)
+	p.Dormant(Window{Limit: 2, Length: time.Hour})
+	t0 := time.Now()
+	p.reserve(t0)
+	p.reserve(t0.Add(time.Second))
+	p.reserve(t0.Add(2 * time.Second)) // refused by GitHub
+	p.Hit(10 * time.Minute)
+	w := p.windows[0]
+	if last := w.at[len(w.at)-1]; last.Before(t0.Add(10 * time.Minute)) {
+		t.Fatalf("the refused request counts at %s, want at the end of the wait", last.Sub(t0))
+	}
+}
