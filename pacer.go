@@ -23,6 +23,9 @@ type Pacer struct {
 	// until holds every request back until GitHub's retry-after is over:
 	// a request sent into a known limit window is only refused again.
 	until time.Time
+	// unanswered counts the requests let go whose answer Answered has not
+	// heard yet: the newest entries of every window.
+	unanswered int
 }
 
 // HoldNotice is the shortest hold that OnHold hears about: waits for the
@@ -142,7 +145,35 @@ func (p *Pacer) reserveWhy(now time.Time) (time.Duration, Window) {
 		}
 		w.at = append(w.at, now)
 	}
+	if len(p.windows) > 0 {
+		p.unanswered++
+	}
 	return 0, Window{}
+}
+
+// Answered tells the pacer that GitHub answered one of the requests it let
+// go, at at: the oldest request not yet answered then counts in the
+// windows from at. GitHub counts a request when it arrives, which may be
+// well after the pacer let it go (the intent is written first, the network
+// and a busy machine take their time); counted from its answer, which
+// comes after its arrival, it leaves GitHub's window no sooner than
+// GitHub's own count does, so a window kept is never overrun. Requests let
+// go later than it count from at too, if they counted from earlier: the
+// windows stay in order, and later is the safe side.
+func (p *Pacer) Answered(at time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.unanswered == 0 {
+		return
+	}
+	for _, w := range p.windows {
+		for i := max(len(w.at)-p.unanswered, 0); i < len(w.at); i++ {
+			if w.at[i].Before(at) {
+				w.at[i] = at
+			}
+		}
+	}
+	p.unanswered--
 }
 
 // Dormant adds windows kept in reserve: requests are counted against them

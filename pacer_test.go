@@ -165,3 +165,24 @@ func TestPacerCountsTheRefusedRequestWhenResent(t *testing.T) {
 		t.Fatalf("the refused request counts at %s, want at the end of the wait", last.Sub(t0))
 	}
 }
+
+// A request counts in the windows from its answer, which comes after
+// GitHub counted it: its slot frees no sooner than GitHub's does.
+func TestPacerCountsFromTheAnswer(t *testing.T) {
+	t0 := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	p := NewPacer(0, Window{Limit: 2, Length: time.Minute})
+	p.reserve(t0)
+	p.reserve(t0.Add(time.Second))
+	p.Answered(t0.Add(5 * time.Second)) // the first took 5 s to come back
+	if got := p.windows[0].at; !got[0].Equal(t0.Add(5*time.Second)) || !got[1].Equal(t0.Add(5*time.Second)) {
+		t.Fatalf("stamps %v: want both at the first answer (kept in order)", got)
+	}
+	p.Answered(t0.Add(2 * time.Second)) // the second's answer: no earlier than it counts
+	if d := p.reserve(t0.Add(time.Minute + 2*time.Second)); d <= 0 {
+		t.Fatal("a slot freed a minute after the request was let go, before its answer's minute was over")
+	}
+	p.Answered(t0) // an answer nothing waits for changes nothing
+	if d := p.reserve(t0.Add(time.Minute + 6*time.Second)); d != 0 {
+		t.Fatalf("held %s after the answers' minute was over", d)
+	}
+}

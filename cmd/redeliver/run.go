@@ -192,7 +192,7 @@ func (o *runOptions) prepare(ctx context.Context) (_ *runSession, err error) {
 	}
 	// The pacer is made once GitHub has said whether it limits rates; a
 	// secondary limit met before then has nothing to slow down yet.
-	if sess.gh, err = o.GitHub(s, sess.log, sess.onLimit); err != nil {
+	if sess.gh, err = o.GitHub(s, sess.log, sess); err != nil {
 		return nil, err
 	}
 	// Targets given by "every hook" or a hook URL are found before a new
@@ -284,10 +284,10 @@ func (sess *runSession) peek(ctx context.Context) error {
 	return nil
 }
 
-// onLimit hears a secondary rate limit and how long GitHub asked to wait.
+// limited hears a secondary rate limit and how long GitHub asked to wait.
 // A learning pacer keeps to the window the wait points at; one that knew
 // every window already, or paces as the flags say, halves its pace.
-func (sess *runSession) onLimit(wait time.Duration) {
+func (sess *runSession) limited(wait time.Duration) {
 	p := sess.pacer
 	if p == nil {
 		return
@@ -296,6 +296,14 @@ func (sess *runSession) onLimit(wait time.Duration) {
 		return
 	}
 	p.Slow()
+}
+
+// answered tells the pacer when GitHub answered a redelivery, the
+// requests it paces (see Pacer.Answered).
+func (sess *runSession) answered(route string) {
+	if p := sess.pacer; p != nil && strings.HasSuffix(route, "/deliveries/{delivery_id}/attempts") && strings.HasPrefix(route, "POST ") {
+		p.Answered(time.Now())
+	}
 }
 
 // learnedPace starts a learning pacer within the windows an earlier run
