@@ -20,6 +20,12 @@ type Pacer struct {
 	lim     *rate.Limiter
 	windows []*window
 	onHold  func(wait time.Duration, w Window)
+	// until holds every request back until GitHub's retry-after is over:
+	// a request sent into a known limit window is only refused again.
+	until time.Time
+	// unanswered counts the requests let go whose answer Answered has not
+	// heard yet: the newest entries of every window.
+	unanswered int
 }
 
 // HoldNotice is the shortest hold that OnHold hears about: waits for the
@@ -52,6 +58,9 @@ type window struct {
 	Window
 	at      []time.Time
 	dormant bool
+	// learned: woken by a secondary limit (Hit) or by what an earlier run
+	// learned (Wake), not set by the caller.
+	learned bool
 }
 
 // NewPacer allows perSecond requests a second (≤ 0: unlimited) and at most
@@ -109,6 +118,9 @@ func (p *Pacer) reserveWhy(now time.Time) (time.Duration, Window) {
 	defer p.mu.Unlock()
 	var wait time.Duration
 	var why Window
+	if d := p.until.Sub(now); d > 0 {
+		wait = d
+	}
 	for _, w := range p.windows {
 		for len(w.at) > 0 && !now.Before(w.at[0].Add(w.Length)) {
 			w.at = w.at[1:]
@@ -133,7 +145,35 @@ func (p *Pacer) reserveWhy(now time.Time) (time.Duration, Window) {
 		}
 		w.at = append(w.at, now)
 	}
+	if len(p.windows) > 0 {
+		p.unanswered++
+	}
 	return 0, Window{}
+}
+
+// Answered tells the pacer that GitHub answered one of the requests it let
+// go, at at: the oldest request not yet answered then counts in the
+// windows from at. GitHub counts a request when it arrives, which may be
+// well after the pacer let it go (the intent is written first, the network
+// and a busy machine take their time); counted from its answer, which
+// comes after its arrival, it leaves GitHub's window no sooner than
+// GitHub's own count does, so a window kept is never overrun. Requests let
+// go later than it count from at too, if they counted from earlier: the
+// windows stay in order, and later is the safe side.
+func (p *Pacer) Answered(at time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.unanswered == 0 {
+		return
+	}
+	for _, w := range p.windows {
+		for i := max(len(w.at)-p.unanswered, 0); i < len(w.at); i++ {
+			if w.at[i].Before(at) {
+				w.at[i] = at
+			}
+		}
+	}
+	p.unanswered--
 }
 
 // Dormant adds windows kept in reserve: requests are counted against them
@@ -154,10 +194,23 @@ func (p *Pacer) Dormant(windows ...Window) {
 // shortest one at least as long as GitHub's retry-after, and every shorter
 // one (a wait of a minute or less is the minute's window, a longer one the
 // hour's). With no retry-after it wakes the shortest. It returns the
-// windows woken, so the caller can remember them for later runs.
+// windows woken, so the caller can remember them for later runs. Until
+// retry-after is over no request goes.
 func (p *Pacer) Hit(retryAfter time.Duration) []Window {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if retryAfter > 0 {
+		if u := time.Now().Add(retryAfter); u.After(p.until) {
+			p.until = u
+		}
+		// The refused request, the last let go, is sent again once the
+		// wait is over: GitHub counts it then, not when it was refused.
+		for _, w := range p.windows {
+			if n := len(w.at); n > 0 && w.at[n-1].Before(p.until) {
+				w.at[n-1] = p.until
+			}
+		}
+	}
 	var target time.Duration
 	for _, w := range p.windows {
 		if w.dormant && (target == 0 || w.Length < target) {
@@ -181,11 +234,65 @@ func (p *Pacer) Hit(retryAfter time.Duration) []Window {
 	var woken []Window
 	for _, w := range p.windows {
 		if w.dormant && w.Length <= target {
-			w.dormant = false
+			w.dormant, w.learned = false, true
 			woken = append(woken, w.Window)
 		}
 	}
 	return woken
+}
+
+// Wake keeps to windows an earlier run learned from GitHub: the dormant
+// window of the same length is woken (at the lower of the two limits), and
+// a window no dormant one matches is added. A later run so starts within
+// the limits that apply instead of meeting them again.
+func (p *Pacer) Wake(windows ...Window) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, lw := range windows {
+		if lw.Limit <= 0 || lw.Length <= 0 {
+			continue
+		}
+		found := false
+		for _, w := range p.windows {
+			if w.Length == lw.Length && (w.dormant || w.learned) {
+				w.Limit = min(w.Limit, lw.Limit)
+				w.dormant, w.learned, found = false, true, true
+			}
+		}
+		if !found {
+			p.windows = append(p.windows, &window{Window: lw, learned: true})
+		}
+	}
+}
+
+// Learned are the windows the pacer keeps to because GitHub showed they
+// apply (Hit) or an earlier run learned so (Wake): what a PaceStore keeps
+// for the next run. Windows the caller set are not among them.
+func (p *Pacer) Learned() []Window {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var ws []Window
+	for _, w := range p.windows {
+		if w.learned && !w.dormant {
+			ws = append(ws, w.Window)
+		}
+	}
+	return ws
+}
+
+// PaceStore keeps, per API host, the windows a Pacer learned there, so a
+// later run starts within the limits GitHub showed apply instead of
+// meeting them again. It is apart from Store: a store that cannot keep
+// them (an Actions variable) need not implement it, and a run then learns
+// anew, at the cost of one limit answer.
+type PaceStore interface {
+	// Pace returns the windows learned for apiHost (such as
+	// "api.github.com" or "ghe.example.com/api/v3"); ok is false when none
+	// were.
+	Pace(ctx context.Context, apiHost string) (windows []Window, ok bool, err error)
+	// SetPace records the windows learned for apiHost, replacing those
+	// recorded before, in one transaction.
+	SetPace(ctx context.Context, apiHost string, windows []Window) error
 }
 
 // Windows are the limits the pacer keeps to now (not the dormant ones).

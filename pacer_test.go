@@ -111,3 +111,78 @@ func TestPacerTellsLongHolds(t *testing.T) {
 		t.Errorf("told %v, want the hour's window once", told)
 	}
 }
+
+// What an earlier run learned wakes the matching dormant window, and only
+// learned windows are handed back for the next run.
+func TestPacerWakesWhatAnEarlierRunLearned(t *testing.T) {
+	minute := Window{Limit: 80, Length: time.Minute}
+	hour := Window{Limit: 500, Length: time.Hour}
+	set := Window{Limit: 1000, Length: 24 * time.Hour}
+	p := NewPacer(1, set)
+	p.Dormant(minute, hour)
+	if got := p.Learned(); len(got) != 0 {
+		t.Fatalf("learned %v before anything was learned", got)
+	}
+	p.Wake(Window{Limit: 400, Length: time.Hour}, Window{Limit: 7, Length: time.Second})
+	want := []Window{set, {Limit: 400, Length: time.Hour}, {Limit: 7, Length: time.Second}}
+	if !slices.Equal(p.Windows(), want) {
+		t.Errorf("active %v, want %v", p.Windows(), want)
+	}
+	if got := p.Learned(); !slices.Equal(got, want[1:]) {
+		t.Errorf("learned %v, want %v (not the window the caller set)", got, want[1:])
+	}
+	p.Hit(30 * time.Second)
+	if got := p.Learned(); !slices.Equal(got, []Window{minute, want[1], want[2]}) {
+		t.Errorf("after a hit, learned %v", got)
+	}
+}
+
+// After a secondary limit nothing goes until its retry-after is over.
+func TestPacerHoldsUntilRetryAfter(t *testing.T) {
+	p := NewPacer(0)
+	p.Dormant(Window{Limit: 80, Length: time.Minute})
+	p.Hit(40 * time.Second)
+	if d := p.reserve(time.Now()); d < 39*time.Second || d > 40*time.Second {
+		t.Fatalf("held %s after a 40s retry-after", d)
+	}
+	if d := p.reserve(time.Now().Add(41 * time.Second)); d != 0 {
+		t.Fatalf("still held %s after the retry-after", d)
+	}
+}
+
+// The request GitHub refused counts in the windows when it is sent again,
+// after the retry-after, as GitHub counts it: not when it was refused.
+func TestPacerCountsTheRefusedRequestWhenResent(t *testing.T) {
+	p := NewPacer(0)
+	p.Dormant(Window{Limit: 2, Length: time.Hour})
+	t0 := time.Now()
+	p.reserve(t0)
+	p.reserve(t0.Add(time.Second))
+	p.reserve(t0.Add(2 * time.Second)) // refused by GitHub
+	p.Hit(10 * time.Minute)
+	w := p.windows[0]
+	if last := w.at[len(w.at)-1]; last.Before(t0.Add(10 * time.Minute)) {
+		t.Fatalf("the refused request counts at %s, want at the end of the wait", last.Sub(t0))
+	}
+}
+
+// A request counts in the windows from its answer, which comes after
+// GitHub counted it: its slot frees no sooner than GitHub's does.
+func TestPacerCountsFromTheAnswer(t *testing.T) {
+	t0 := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	p := NewPacer(0, Window{Limit: 2, Length: time.Minute})
+	p.reserve(t0)
+	p.reserve(t0.Add(time.Second))
+	p.Answered(t0.Add(5 * time.Second)) // the first took 5 s to come back
+	if got := p.windows[0].at; !got[0].Equal(t0.Add(5*time.Second)) || !got[1].Equal(t0.Add(5*time.Second)) {
+		t.Fatalf("stamps %v: want both at the first answer (kept in order)", got)
+	}
+	p.Answered(t0.Add(2 * time.Second)) // the second's answer: no earlier than it counts
+	if d := p.reserve(t0.Add(time.Minute + 2*time.Second)); d <= 0 {
+		t.Fatal("a slot freed a minute after the request was let go, before its answer's minute was over")
+	}
+	p.Answered(t0) // an answer nothing waits for changes nothing
+	if d := p.reserve(t0.Add(time.Minute + 6*time.Second)); d != 0 {
+		t.Fatalf("held %s after the answers' minute was over", d)
+	}
+}

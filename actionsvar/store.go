@@ -67,6 +67,14 @@
 // other's ledger, so workflows using this store must serialize with a
 // `concurrency:` group (the examples do).
 //
+// # Learned pace
+//
+// The store does not keep the rate-limit windows a run learns
+// (redeliver.PaceStore): a variable holds at most 48 KB, all of it better
+// spent on the ledger, and a scheduled workflow's run is short. Each run so
+// starts at GitHub's advised pace and learns a limit anew, at the cost of
+// one limit answer.
+//
 // The store never reads, stores or logs the token; the client passed to New
 // carries it.
 package actionsvar

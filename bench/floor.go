@@ -118,9 +118,19 @@ func jobRequests(attempts, failed, stateCalls int, pageGap, postGap time.Duratio
 	return reqs
 }
 
+// envelopeOf is github.com's envelope in one of its worlds: where
+// redeliveries are not content creation, only the points limit their pace.
+func envelopeOf(r regime) envelope {
+	env := githubEnvelope
+	if r == dotcomNoContent {
+		env.ContentPerMinute, env.ContentPerHour = 0, 0
+	}
+	return env
+}
+
 // envelopeFloor is the least time github.com's envelope allows for a run.
-func envelopeFloor(attempts, failed, stateCalls int) time.Duration {
-	return simulate(githubEnvelope, jobRequests(attempts, failed, stateCalls, 0, 0)).End
+func envelopeFloor(r regime, attempts, failed, stateCalls int) time.Duration {
+	return simulate(envelopeOf(r), jobRequests(attempts, failed, stateCalls, 0, 0)).End
 }
 
 // slidingWindow is a limit over the last `length` of time, as ghfake keeps

@@ -39,7 +39,7 @@ func TestEnvelopeFloor(t *testing.T) {
 		// within each hour 900 a minute.
 		{"10000 pages", 1_000_000, 0, time.Hour + 5*time.Minute},
 	} {
-		if got := envelopeFloor(c.attempts, c.failed, 0); got != c.want {
+		if got := envelopeFloor(dotcom, c.attempts, c.failed, 0); got != c.want {
 			t.Errorf("%s: envelopeFloor = %v, want %v", c.name, got, c.want)
 		}
 	}

@@ -64,7 +64,7 @@ func main() {
 	flag.DurationVar(&cfg.scriptLimit, "script-limit", 0, "time limit of each script run (default 45s quick, 100s full; some full cases set their own)")
 	flag.DurationVar(&cfg.scriptSample, "script-sample", 0, "stop a script run once its listing is done and its POSTs have run this long, and extrapolate (default 10s quick, 20s full; 0s: never)")
 	flag.DurationVar(&cfg.toolLimit, "tool-limit", 0, "time limit of each redeliver run (default 90s quick, 150s full)")
-	flag.Float64Var(&cfg.scale, "scale", 600, "time compression of github.com's envelope for redeliver (ghfake Budget.Scale and redeliver --rate)")
+	flag.Float64Var(&cfg.scale, "scale", 600, "time compression of github.com's envelope for redeliver where redeliveries count as content (ghfake Budget.Scale and the benchclock pacer)")
 	flag.StringVar(&cfg.only, "only", "", "run only the cases whose name matches this regular expression")
 	flag.BoolVar(&cfg.noScript, "no-script", false, "do not run the docs script")
 	flag.StringVar(&cfg.scriptSrc, "script", "", "the docs script (default: ../shared/seed/redeliver-failed-deliveries.js beside the module)")
@@ -166,7 +166,6 @@ func run(cfg config) error {
 	if b.tool, err = buildRedeliver(root, work); err != nil {
 		return err
 	}
-	b.paceScale = hasPaceScale(b.tool)
 	modules := ""
 	if !cfg.noScript {
 		if b.node, err = exec.LookPath("node"); err != nil {
@@ -224,7 +223,7 @@ func run(cfg config) error {
 		}
 	}
 	m.LoadTo = loadAverage()
-	rep := &report{Command: commandLine(), Mode: mode, Machine: m, Scale: cfg.scale, ScaleFlag: b.scaleFlag(cfg.scale),
+	rep := &report{Command: commandLine(), Mode: mode, Machine: m, Scale: cfg.scale, ScaleFlag: scaleFlag(cfg.scale),
 		ScriptLimit: cfg.scriptLimit.String(), ScriptSample: cfg.scriptSample.String(), ToolLimit: cfg.toolLimit.String(),
 		Started: started.UTC().Format(time.RFC3339), Elapsed: time.Since(started).Round(time.Second).String(),
 		Cases: results}

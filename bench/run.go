@@ -118,6 +118,13 @@ type runResult struct {
 	// FloorS is the envelope's floor for this run's requests, in this
 	// run's (compressed) time; 0 without an envelope.
 	FloorS float64 `json:"floor_s,omitempty"`
+	// GitHubS is a finished redeliver run's drain time in github.com time:
+	// its time to the first POST (start-up and listing, which the
+	// compression does not speed up) plus its POST phase × Scale.
+	GitHubS float64 `json:"github_time_s,omitempty"`
+	// NextRun is, where a run learned the pace, the same state's next run
+	// on a fresh backlog.
+	NextRun *nextRunResult `json:"next_run,omitempty"`
 
 	ExitCode int     `json:"exit_code"`
 	PageRate float64 `json:"pages_per_s"`
@@ -147,6 +154,17 @@ func (r *runResult) calls() int {
 	return r.APICalls
 }
 
+// nextRunResult is a later run of the same state: another hook's backlog,
+// another token (a fresh budget, as if an hour had passed).
+type nextRunResult struct {
+	Failed         int     `json:"failed_guids"`
+	Redelivered    int     `json:"redelivered"`
+	LimitResponses int     `json:"limit_responses"`
+	WallS          float64 `json:"wall_s"`
+	ExitCode       int     `json:"exit_code"`
+	Error          string  `json:"error,omitempty"`
+}
+
 // caseResult is one case: its data and both programs' runs.
 type caseResult struct {
 	Name     string  `json:"case"`
@@ -170,7 +188,6 @@ type bench struct {
 	work       string // scratch directory
 	tool       string // the redeliver binary
 	self       string // this binary, which launches the programs
-	paceScale  bool   // redeliver has --pace-scale
 	node       string
 	script     string // the script copy
 	receiver   *http.Server
@@ -209,9 +226,9 @@ func (b *bench) newEmulator(c benchCase, prog string, t0 time.Time) *emulator {
 	switch c.Regime {
 	case ghes:
 		opts.Platform = ghfake.GHES
-	case dotcom:
+	case dotcom, dotcomNoContent:
 		opts.Platform = ghfake.DotCom
-		opts.Budget = &ghfake.Budget{Scale: b.scaleFor(c, prog)}
+		opts.Budget = &ghfake.Budget{Scale: b.scaleFor(c, prog), RedeliveriesNotContent: c.Regime == dotcomNoContent}
 	}
 	srv := ghfake.New(opts)
 	hook := srv.AddOrgHook(org, ghfake.HookConfig{URL: b.receiverAt, Secret: "benchmark"})
@@ -235,16 +252,14 @@ func (b *bench) newEmulator(c benchCase, prog string, t0 time.Time) *emulator {
 	return e
 }
 
-// scaleFlag is how redeliver's default pace is compressed: --pace-scale
-// where the binary has it (it compresses --rate and the per-minute and
-// per-hour windows alike), else --rate.
-func (b *bench) scaleFlag(scale float64) string {
-	s := strconv.FormatFloat(scale, 'f', -1, 64)
-	if b.paceScale {
-		return "--pace-scale " + s
-	}
-	return "--rate " + s
+// scaleFlag says how redeliver's pace is compressed with the limits: the
+// benchclock build's pacer, scaled by the environment.
+func scaleFlag(scale float64) string {
+	return paceScaleEnv + "=" + strconv.FormatFloat(scale, 'f', -1, 64) + " (go build -tags benchclock)"
 }
+
+// paceScaleEnv is read by redeliver's benchclock build (cmd/redeliver/pacescale_bench.go).
+const paceScaleEnv = "REDELIVER_BENCH_PACE_SCALE"
 
 // scaleFor is the envelope's time compression for a program: redeliver's
 // pace is a flag and is compressed with the limits; the script's octokit
@@ -256,6 +271,8 @@ func (b *bench) scaleFor(c benchCase, prog string) float64 {
 		return 1
 	case c.Scale > 0:
 		return c.Scale
+	case c.Regime == dotcomNoContent:
+		return noContentScale
 	}
 	return b.cfg.scale
 }
@@ -292,8 +309,8 @@ func (b *bench) runProgram(ctx context.Context, c benchCase, prog string, t0 tim
 	e := b.newEmulator(c, prog, t0)
 	defer b.release(e)
 	cr.Failed = len(e.failed)
-	if c.Regime == dotcom {
-		cr.EnvelopeFloorS = envelopeFloor(e.stats.Attempts, len(e.failed), stateCalls(progTool)).Seconds()
+	if c.Regime.github() {
+		cr.EnvelopeFloorS = envelopeFloor(c.Regime, e.stats.Attempts, len(e.failed), stateCalls(progTool)).Seconds()
 	}
 	r := &runResult{Program: prog, FloorCalls: floorCalls(e.stats.Attempts, len(e.failed), stateCalls(prog))}
 	dir, err := os.MkdirTemp(b.work, "run-")
@@ -333,23 +350,23 @@ func (b *bench) runProgram(ctx context.Context, c benchCase, prog string, t0 tim
 	case progTool:
 		args := []string{"run", "--api-url", e.apiURL, "--org", org, "--hook", strconv.FormatInt(e.hook, 10),
 			"--state", filepath.Join(dir, "state.db"), "--output", "json", "--report", report}
+		env := append(baseEnv(dir), "GITHUB_TOKEN="+token)
 		switch c.Regime {
 		case ghes:
 			args = append(args, "--rate", "0", "--concurrency", "16")
-		case dotcom:
-			// The default pace (1/s, one at a time, and where redeliver
-			// has them its per-minute and per-hour windows), compressed
-			// with the limits.
-			args = append(args, strings.Fields(b.scaleFlag(b.scaleFor(c, prog)))...)
+		case dotcom, dotcomNoContent:
+			// The default pace (1/s, one at a time, learning the
+			// per-minute and per-hour windows), compressed with the limits.
+			env = append(env, paceScaleEnv+"="+strconv.FormatFloat(b.scaleFor(c, prog), 'f', -1, 64))
 		}
 		cmd = exec.Command(b.tool, args...)
 		cmd.Dir = dir
-		cmd.Env = append(baseEnv(dir), "GITHUB_TOKEN="+token)
+		cmd.Env = env
 	}
-	if c.Regime == dotcom {
+	if c.Regime.github() {
 		r.Scale = b.scaleFor(c, prog)
-		r.ScaleFlag = b.scaleFlag(r.Scale)
-		r.FloorS = envelopeFloor(e.stats.Attempts, len(e.failed), stateCalls(prog)).Seconds() / r.Scale
+		r.ScaleFlag = scaleFlag(r.Scale)
+		r.FloorS = envelopeFloor(c.Regime, e.stats.Attempts, len(e.failed), stateCalls(prog)).Seconds() / r.Scale
 	}
 
 	// Run it through the launcher, so its peak RSS is its own (launch.go).
@@ -439,7 +456,59 @@ loop:
 
 	b.collect(e, r, c, prog, report, stdout.String())
 	b.extrapolate(e, r, c, prog, samples)
+	if prog == progTool && c.Regime.github() && r.Complete && firstPost >= 0 {
+		fp := min(firstPost.Seconds(), r.WallS)
+		r.GitHubS = fp + (r.WallS-fp)*r.Scale
+	}
+	if prog == progTool && c.Regime == dotcom && c.Target == targetEnvelope && r.Complete && ctx.Err() == nil {
+		r.NextRun = b.nextRun(ctx, e, c, dir, limit)
+	}
 	return r
+}
+
+// nextRunToken is the next run's credential: a fresh budget.
+const nextRunToken = "ghp_benchmark1111111111111111111111111111"
+
+// nextRun runs redeliver again on the same state, against another hook's
+// backlog of more failures than an hour allows, with another token (a
+// fresh budget, as if an hour had passed): a pace learned and kept by the
+// first run holds it within the limits from its first request.
+func (b *bench) nextRun(ctx context.Context, e *emulator, c benchCase, dir string, limit time.Duration) *nextRunResult {
+	srv := e.srv
+	hook := srv.AddOrgHook(org, ghfake.HookConfig{URL: b.receiverAt, Secret: "benchmark"})
+	srv.AddToken(ghfake.Token{Value: nextRunToken, Orgs: []string{org}})
+	now := time.Now()
+	st := srv.SeedHistory(hook, ghfake.History{N: 1600, From: now.Add(-2 * time.Hour), To: now.Add(-time.Minute),
+		FailureRatio: 0.5, NoResponseRatio: 0.25, Seed: c.seed() + 1})
+	pri0, sec0 := srv.LimitResponsesByKind()
+	nr := &nextRunResult{Failed: len(st.FailedGUIDs)}
+	rctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	cmd := exec.CommandContext(rctx, b.tool, "run", "--api-url", e.apiURL, "--org", org, "--hook", strconv.FormatInt(hook, 10),
+		"--state", filepath.Join(dir, "state.db"), "--output", "json")
+	cmd.Dir = dir
+	cmd.Env = append(baseEnv(dir), "GITHUB_TOKEN="+nextRunToken,
+		paceScaleEnv+"="+strconv.FormatFloat(b.scaleFor(c, progTool), 'f', -1, 64))
+	var stderr tailBuffer
+	stderr.max = 16 << 10
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err := cmd.Run()
+	nr.WallS = time.Since(start).Seconds()
+	if cmd.ProcessState != nil {
+		nr.ExitCode = cmd.ProcessState.ExitCode()
+	}
+	if err != nil {
+		nr.Error = err.Error() + ": " + lastLine(stderr.String())
+	}
+	pri1, sec1 := srv.LimitResponsesByKind()
+	nr.LimitResponses = pri1 - pri0 + sec1 - sec0
+	for _, rd := range srv.Redeliveries() {
+		if rd.HookID == hook {
+			nr.Redelivered++
+		}
+	}
+	return nr
 }
 
 // baseEnv is a clean environment: nothing of the benchmark's own (no
@@ -636,8 +705,8 @@ func (b *bench) extrapolate(e *emulator, r *runResult, c benchCase, prog string,
 		basis = append(basis, "no page listed: listing time unknown")
 	}
 	env := envelope{}
-	if c.Regime == dotcom {
-		env = githubEnvelope
+	if c.Regime.github() {
+		env = envelopeOf(c.Regime)
 		basis = append(basis, "github.com's envelope applied to the measured pace")
 	}
 	// Under a compressed envelope the measured gaps are compressed time:

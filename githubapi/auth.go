@@ -342,18 +342,27 @@ func (c *Client) CheckAuth(ctx context.Context) error {
 		}
 		c.setLimitsOff(err != nil) // a 404: rate limiting is off
 	}
-	if c.app != nil {
-		_, _, err := c.app.gh.Apps.Get(ctx, "")
-		if err != nil {
-			return c.fail(c.app, err, fmt.Sprintf("check App %d (GET /app)", c.appID), fmt.Sprintf("App %d not found", c.appID))
-		}
+	return c.CheckApp(ctx)
+}
+
+// CheckApp is CheckAuth for the App alone (GET /app with the JWT), when
+// there is one: it also learns GitHub's clock from the answer, so the JWTs
+// that follow are signed for it and not refused first.
+func (c *Client) CheckApp(ctx context.Context) error {
+	if c.app == nil {
+		return nil
+	}
+	if _, _, err := c.app.gh.Apps.Get(ctx, ""); err != nil {
+		return c.fail(c.app, err, fmt.Sprintf("check App %d (GET /app)", c.appID), fmt.Sprintf("App %d not found", c.appID))
 	}
 	return nil
 }
 
 // RateLimitingOff reports whether GitHub has rate limiting turned off,
 // which only a GHES can: GET /rate_limit answers 404 there (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api).
-// The engine may then go faster. The call is made with the token, or
+// The engine may then go faster. Once any answer came, its headers tell
+// (x-ratelimit-limit comes with every answer where limits are on) and no
+// request is made; before that the call is made with the token, or
 // without credentials when there is only an App (its JWT is for /app
 // routes only); either way it costs no primary quota.
 func (c *Client) RateLimitingOff(ctx context.Context) (bool, error) {
@@ -362,6 +371,9 @@ func (c *Client) RateLimitingOff(ctx context.Context) (bool, error) {
 	c.mu.Unlock()
 	if known != nil {
 		return *known, nil // CheckAuth asked already
+	}
+	if off, ok := c.limits.known(); ok {
+		return off, nil
 	}
 	a := c.token
 	if a == nil {

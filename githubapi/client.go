@@ -126,6 +126,7 @@ type Client struct {
 	onAnswer  func(context.Context, Answer)
 	minWait   time.Duration // first backoff interval; tests shorten it
 	skew      *skewClock
+	limits    *limitsSeen
 	wire      http.RoundTripper // the bottom of every stack
 
 	token *api // nil without a Token
@@ -193,6 +194,7 @@ func newClient(cfg Config, minWait time.Duration) (*Client, error) {
 		onAnswer:  cfg.OnAnswer,
 		minWait:   minWait,
 		skew:      &skewClock{},
+		limits:    &limitsSeen{base: base},
 		instByKey: map[string]int64{},
 		instByID:  map[int64]*api{},
 	}
@@ -217,7 +219,7 @@ func newClient(cfg Config, minWait time.Duration) (*Client, error) {
 	tr.TLSClientConfig = tlsCfg
 	tr.Proxy = http.ProxyFromEnvironment
 	tr.MaxIdleConnsPerHost = 8
-	c.wire = &wireRT{next: tr, userAgent: c.userAgent, timeout: timeout, skew: c.skew}
+	c.wire = &wireRT{next: tr, userAgent: c.userAgent, timeout: timeout, skew: c.skew, limits: c.limits}
 
 	c.anon = c.newAPI("no credentials", c.wire)
 	if cfg.Token != "" {

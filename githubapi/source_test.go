@@ -239,3 +239,33 @@ func TestRateLimitingOff(t *testing.T) {
 		})
 	}
 }
+
+// After any answer, whether GitHub limits rates is told by its headers
+// (x-ratelimit-* come with every answer where limits are on): no
+// GET /rate_limit.
+func TestRateLimitingOffFromHeaders(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts ghfake.Options
+		want bool
+	}{
+		{"github.com", ghfake.Options{Platform: ghfake.DotCom}, false},
+		{"GHES default", ghfake.Options{Platform: ghfake.GHES}, true},
+		{"GHES with limits", ghfake.Options{Platform: ghfake.GHES, RateLimiting: true}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, tc.opts)
+			c := newTestClient(t, Config{BaseURL: w.srv.URL() + "/api/v3", Token: testToken})
+			if _, err := c.ListAttempts(context.Background(), orgTarget(w), ""); err != nil {
+				t.Fatal(err)
+			}
+			off, err := c.RateLimitingOff(context.Background())
+			if err != nil || off != tc.want {
+				t.Fatalf("RateLimitingOff = %v, %v; want %v", off, err, tc.want)
+			}
+			if n := w.srv.RequestCount("GET /rate_limit"); n != 0 {
+				t.Errorf("%d × GET /rate_limit after an answer had told", n)
+			}
+		})
+	}
+}

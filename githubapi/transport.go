@@ -148,6 +148,7 @@ type wireRT struct {
 	userAgent string
 	timeout   time.Duration
 	skew      *skewClock
+	limits    *limitsSeen
 }
 
 func (t *wireRT) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -170,6 +171,7 @@ func (t *wireRT) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	t.skew.observe(resp.Header)
+	t.limits.observe(r, resp)
 	// The attempt's deadline also bounds reading the body; closing the
 	// body releases the timer.
 	resp.Body = &cancelBody{ReadCloser: limitBody(resp, maxResponseBody), cancel: cancel}
@@ -223,6 +225,45 @@ func (s *skewClock) offsetNow() time.Duration { return time.Duration(s.offset.Lo
 func (s *skewClock) movedSince(before time.Duration) bool {
 	d := s.offsetNow() - before
 	return d > 5*time.Second || d < -5*time.Second
+}
+
+// limitsSeen learns from GitHub's answers whether it limits rates: where
+// it does, every answer carries x-ratelimit-limit; a GHES with rate
+// limiting off sends none (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api).
+// So the answers a run gets anyway tell what GET /rate_limit would.
+type limitsSeen struct {
+	base  *url.URL
+	state atomic.Int32 // 0: no answer yet; limitsOn; limitsOff
+}
+
+const (
+	limitsOn  = 1
+	limitsOff = 2
+)
+
+// observe judges by the API's own successful answers only: an error page
+// from a proxy on the way says nothing about GitHub's settings.
+func (l *limitsSeen) observe(req *http.Request, resp *http.Response) {
+	if l == nil || req.URL == nil || !sameOrigin(req.URL, l.base) {
+		return
+	}
+	switch {
+	case resp.Header.Get("X-RateLimit-Limit") != "":
+		l.state.Store(limitsOn)
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		l.state.CompareAndSwap(0, limitsOff)
+	}
+}
+
+// known returns whether GitHub limits rates, once an answer has said so.
+func (l *limitsSeen) known() (off, ok bool) {
+	switch l.state.Load() {
+	case limitsOn:
+		return false, true
+	case limitsOff:
+		return true, true
+	}
+	return false, false
 }
 
 // serverDate parses the Date header.

@@ -52,15 +52,15 @@ func TestMigrateVersion1(t *testing.T) {
 	dsn := pgtest.WithSchema(t, schema)
 
 	_, err := postgres.Open(ctx, dsn, postgres.Options{ReadOnly: true})
-	if redeliver.ErrorCode(err) != redeliver.EInvalid || !strings.Contains(err.Error(), "schema version 1, older than this redeliver's 2") {
+	if redeliver.ErrorCode(err) != redeliver.EInvalid || !strings.Contains(err.Error(), "schema version 1, older than this redeliver's 3") {
 		t.Fatalf("read-only open of a version 1 state: %v", err)
 	}
 
 	s := open(t, dsn)
 	var v int
 	scan(t, `SELECT version FROM `+pgx.Identifier{schema, "redeliver_schema"}.Sanitize(), &v)
-	if v != postgres.SchemaVersion() || v != 2 {
-		t.Errorf("schema version after the upgrade: %d, want 2", v)
+	if v != postgres.SchemaVersion() || v != 3 {
+		t.Errorf("schema version after the upgrade: %d, want 3", v)
 	}
 	got, err := s.Entries(ctx, "k")
 	if err != nil || len(got) != 1 {

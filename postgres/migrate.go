@@ -42,7 +42,8 @@ const application = "redeliver"
 // ourTables are the tables the migrations create, with the schema version
 // that made each: a state at that version or later must have it.
 var ourTables = map[string]int{"redeliver_checkpoints": 1, "redeliver_leases": 1, "redeliver_ledger": 1,
-	"redeliver_replicas": 1, "redeliver_schema": 1, "redeliver_alert_marks": 2}
+	"redeliver_replicas": 1, "redeliver_schema": 1, "redeliver_alert_marks": 2,
+	"redeliver_pace_windows": 3}
 
 // mustLoadMigrations reads migrations/NNNN_name.sql; numbers run 1, 2, 3 …
 // without gaps, or the binary is broken (any test finds it).

@@ -42,7 +42,7 @@ const applicationID = 0x72646c76
 // ourTables are the tables the migrations create, with the schema version
 // that made each. Any other table in a file means it is not ours (or not only
 // ours), and we leave it alone.
-var ourTables = map[string]int{"checkpoints": 1, "ledger": 1, "alert_marks": 2}
+var ourTables = map[string]int{"checkpoints": 1, "ledger": 1, "alert_marks": 2, "pace_windows": 3}
 
 // mustLoadMigrations reads migrations/NNNN_name.sql. Numbers must run 1, 2,
 // 3 … without gaps: a mistake there is a build mistake, caught by any test.

@@ -97,8 +97,8 @@ func TestMigrateFromEmpty(t *testing.T) {
 		}
 		var version, appID int
 		raw := rawDB(t, path)
-		if err := raw.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != 2 {
-			t.Errorf("%s: user_version %d, %v; want 2", path, version, err)
+		if err := raw.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != 3 {
+			t.Errorf("%s: user_version %d, %v; want 3", path, version, err)
 		}
 		if err := raw.QueryRow("PRAGMA application_id").Scan(&appID); err != nil || appID == 0 {
 			t.Errorf("%s: application_id %d, %v", path, appID, err)
@@ -126,7 +126,7 @@ func TestRefuseNewerSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw.Close()
-	refused(t, path, "99", "(2)", "newer")
+	refused(t, path, "99", "(3)", "newer")
 }
 
 func TestRefuseTruncated(t *testing.T) {

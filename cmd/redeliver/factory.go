@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/redeliver/redeliver"
 	"github.com/redeliver/redeliver/config"
@@ -41,8 +42,20 @@ func (f *factory) stateSettings(fl *config.Flags) func() (*config.Settings, erro
 	})
 }
 
-// gitHubFunc builds the GitHub client from resolved settings.
-type gitHubFunc func(s *config.Settings, log *slog.Logger, onLimit func()) (*githubClient, error)
+// gitHubFunc builds the GitHub client from resolved settings; pace, if not
+// nil, hears what GitHub's answers tell the pacer.
+type gitHubFunc func(s *config.Settings, log *slog.Logger, pace paceListener) (*githubClient, error)
+
+// paceListener hears what GitHub's answers tell a pacer (from any
+// goroutine: it must be quick and safe for concurrent use).
+type paceListener interface {
+	// limited: a secondary rate limit, with how long GitHub asked to wait
+	// (0 when it did not say).
+	limited(wait time.Duration)
+	// answered: GitHub answered a request on route (as githubapi.Answer
+	// names it), now.
+	answered(route string)
+}
 
 // stateFunc opens the state; readOnly never creates or changes anything.
 type stateFunc func(ctx context.Context, s *config.Settings, gh *githubClient, log *slog.Logger, readOnly bool) (*state, error)

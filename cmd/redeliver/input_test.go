@@ -99,7 +99,7 @@ func TestBadInput(t *testing.T) {
 		{"config hook typo", nil, false, []string{"--config", hookTypo}, "config " + hookTypo + `: line 3: hook: "20000l" is not a whole number`},
 		{"event typo", nil, false, append([]string{"--events", "pushh"}, org...), `--events: event "pushh": unknown webhook event "pushh"; did you mean "push"?`},
 		{"action typo", nil, false, append([]string{"--events", "issues.opend"}, org...), `--events: event "issues.opend": GitHub sends no action "opend" with issues; did you mean "issues.opened"?`},
-		{"NaN pace scale", nil, false, append([]string{"--pace-scale", "NaN"}, org...), "--pace-scale NaN"},
+		{"no pace-scale knob in the product", nil, false, append([]string{"--pace-scale", "600"}, org...), "unknown flag: --pace-scale"},
 		{"bad since", nil, false, append([]string{"--since", "yesterday"}, org...), `--since: "yesterday": want a duration like 36h or 2d`},
 		{"negative since", nil, false, append([]string{"--since", "-3h"}, org...), `--since: "-3h"`},
 		{"bad output", nil, false, append([]string{"--output", "xml"}, org...), `--output "xml": want text or json`},

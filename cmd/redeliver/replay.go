@@ -30,7 +30,7 @@ type replayOptions struct {
 
 func newReplayCmd(f *factory) *cobra.Command {
 	o := &replayOptions{run: runOptions{IO: f.IO, GitHub: connect, State: openState, Logger: f.logger, output: "text",
-		perMinute: 80, perHour: 500, paceScale: 1, concurrency: 1, lockWait: time.Minute}}
+		perMinute: 80, perHour: 500, concurrency: 1, lockWait: time.Minute}}
 	o.run.Settings = f.settings(&o.run.flags)
 	cmd := &cobra.Command{
 		Use:   "replay",

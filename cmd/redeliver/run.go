@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -37,16 +39,19 @@ type runOptions struct {
 	// perMinuteSet and perHourSet: given on the command line, so they hold
 	// even where GitHub does not limit rates.
 	perMinuteSet, perHourSet bool
-	paceScale                float64
-	concurrency              int
-	timeout                  time.Duration
-	lockWait                 time.Duration
-	noProbe                  bool
-	alerts                   alertOptions
+	// learn starts at GitHub's advised pace with GitHub's per-minute and
+	// per-hour limits dormant, keeping to one only once GitHub shows it
+	// applies, and remembers it per API host (see newPacer).
+	learn       bool
+	concurrency int
+	timeout     time.Duration
+	lockWait    time.Duration
+	noProbe     bool
+	alerts      alertOptions
 }
 
 func newRunCmd(f *factory) *cobra.Command {
-	o := &runOptions{IO: f.IO, GitHub: connect, State: openState, Logger: f.logger}
+	o := &runOptions{IO: f.IO, GitHub: connect, State: openState, Logger: f.logger, learn: true}
 	o.Settings = f.settings(&o.flags)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -79,12 +84,8 @@ LAST_REDELIVERY_VARIABLE_NAME, WORKFLOW_REPO_OWNER/WORKFLOW_REPO_NAME).`,
 	fs.StringVar(&o.report, "report", "", "also write the JSON report to this file")
 	fs.StringVar(&o.metricsFile, "metrics-file", "", "also write Prometheus metrics of the run to this file (node_exporter textfile format)")
 	fs.Float64Var(&o.rate, "rate", 1, "redeliveries per second at most (0: no limit; GitHub's advice is 1)")
-	fs.IntVar(&o.perMinute, "per-minute", 80, "redeliveries in any minute at most (0: no limit; GitHub allows 80 content-creating requests a minute)")
-	fs.IntVar(&o.perHour, "per-hour", 500, "redeliveries in any hour at most (0: no limit; GitHub allows 500 content-creating requests an hour)")
-	// Time compression for benchmarks against an emulator whose limits are
-	// scaled the same way: windows shrink and --rate grows by this factor.
-	fs.Float64Var(&o.paceScale, "pace-scale", 1, "")
-	_ = fs.MarkHidden("pace-scale")
+	fs.IntVar(&o.perMinute, "per-minute", 80, "redeliveries in any minute at most (0: no limit; GitHub allows 80 content-creating requests a minute; unset, kept to once GitHub shows it counts redeliveries)")
+	fs.IntVar(&o.perHour, "per-hour", 500, "redeliveries in any hour at most (0: no limit; GitHub allows 500 content-creating requests an hour; unset, kept to once GitHub shows it counts redeliveries)")
 	fs.IntVar(&o.concurrency, "concurrency", 1, "redelivery requests in flight at once (GitHub's advice is 1)")
 	fs.DurationVar(&o.timeout, "timeout", 0, "stop asking after this long; what is left waits for the next run (0: no limit)")
 	fs.DurationVar(&o.lockWait, "lock-wait", time.Minute, "how long to wait for another run holding the state")
@@ -105,8 +106,6 @@ func (o *runOptions) check() error {
 		return redeliver.Errorf(redeliver.EInvalid, "--per-minute %d: must not be negative", o.perMinute)
 	case o.perHour < 0:
 		return redeliver.Errorf(redeliver.EInvalid, "--per-hour %d: must not be negative", o.perHour)
-	case !finite(o.paceScale) || o.paceScale <= 0:
-		return redeliver.Errorf(redeliver.EInvalid, "--pace-scale %v: must be a positive number", o.paceScale)
 	case o.concurrency < 1 || o.concurrency > 100:
 		return redeliver.Errorf(redeliver.EInvalid, "--concurrency %d: want 1 to 100 (GitHub allows 100 concurrent requests)", o.concurrency)
 	case o.timeout < 0:
@@ -147,11 +146,14 @@ func runRun(ctx context.Context, o *runOptions) error {
 
 // runSession is a run's dependencies, once built and checked.
 type runSession struct {
-	o          *runOptions
-	s          *config.Settings
-	log        *slog.Logger
-	gh         *githubClient
-	pacer      *redeliver.Pacer
+	o     *runOptions
+	s     *config.Settings
+	log   *slog.Logger
+	gh    *githubClient
+	src   *peekedSource
+	pacer *redeliver.Pacer
+	// paceSaved is how many windows the state held for the API host.
+	paceSaved  int
 	st         *state
 	closers    []func() error
 	targets    []plannedTarget
@@ -190,10 +192,19 @@ func (o *runOptions) prepare(ctx context.Context) (_ *runSession, err error) {
 	}
 	// The pacer is made once GitHub has said whether it limits rates; a
 	// secondary limit met before then has nothing to slow down yet.
-	if sess.gh, err = o.GitHub(s, sess.log, sess.slowDown); err != nil {
+	if sess.gh, err = o.GitHub(s, sess.log, sess); err != nil {
 		return nil, err
 	}
-	if err := sess.gh.CheckAuth(ctx); err != nil {
+	// Targets given by "every hook" or a hook URL are found before a new
+	// state is made: when none is found (a --hook-url that matches no
+	// hook) nothing is written.
+	sess.targets, sess.targetErrs = expandTargets(ctx, sess.gh, s.Targets)
+	for _, err := range sess.targetErrs {
+		if redeliver.ErrorCode(err) == redeliver.EAuth {
+			return nil, err // the same credentials fail for every target
+		}
+	}
+	if err := sess.peek(ctx); err != nil {
 		return nil, err
 	}
 	if !o.dryRun && o.alerts.repo != "" && sess.gh.REST() == nil {
@@ -201,34 +212,146 @@ func (o *runOptions) prepare(ctx context.Context) (_ *runSession, err error) {
 	}
 	limitsOff := false
 	if s.GHES {
-		limitsOff, _ = sess.gh.RateLimitingOff(ctx) // asked once, by CheckAuth
+		limitsOff, _ = sess.gh.RateLimitingOff(ctx) // told by the first answer's headers
 	}
 	sess.pacer = newPacer(o, limitsOff)
-	// Targets given by "every hook" or a hook URL are found before a new
-	// state is made: when none is found (a --hook-url that matches no
-	// hook) nothing is written.
-	sess.targets, sess.targetErrs = expandTargets(ctx, sess.gh, s.Targets)
-	if sess.st == nil && !o.dryRun {
-		// A new state is made only for hooks that are there.
-		reachable(ctx, sess.gh, sess.targets)
-	}
 	if sess.st == nil && slices.ContainsFunc(sess.targets, func(t plannedTarget) bool { return t.failed == nil }) {
 		if err := sess.open(ctx); err != nil {
 			return nil, err
 		}
 	}
 	if sess.st != nil && !o.dryRun {
-		unlock, err := lockStore(ctx, o.IO, sess.st, o.lockWait)
+		unlock, waited, err := lockStoreWaited(ctx, o.IO, sess.st, o.lockWait)
 		if err != nil {
 			return nil, err
 		}
 		sess.closers = append(sess.closers, unlock)
+		if waited {
+			sess.src.forget() // the other run changed what the pages show
+		}
 		if sess.alerter, err = o.alerts.alerter(sess.gh, sess.st.Store, sess.log); err != nil {
 			return nil, err
 		}
 	}
+	sess.learnedPace(ctx)
 	warnPace(ctx, o.IO, s, sess.gh, o)
 	return sess, nil
+}
+
+// peek asks for the first page of the targets' deliveries, which the run
+// needs anyway (peekedSource keeps them): the first answer shows whether
+// the credentials work and GitHub limits rates, and for a new state every
+// hook's answer shows it is there, so a new state is made only for hooks
+// that are. A hook that is not is then named with the hooks its owner has:
+// the hook list is asked for only when it can tell something.
+func (sess *runSession) peek(ctx context.Context) error {
+	sess.src = &peekedSource{Source: sess.gh}
+	if err := sess.gh.CheckApp(ctx); err != nil {
+		return err
+	}
+	answered := false
+	for i := range sess.targets {
+		t := &sess.targets[i]
+		if t.failed != nil {
+			continue
+		}
+		if answered && (sess.st != nil || sess.o.dryRun) {
+			break // the state exists: the Runner finds a missing hook
+		}
+		err := sess.src.peek(ctx, t.Target)
+		switch {
+		case err == nil:
+			answered = true
+		case redeliver.ErrorCode(err) == redeliver.EAuth:
+			return err
+		case redeliver.ErrorCode(err) == redeliver.ERateLimited:
+			t.fail(err) // no answer about the credentials: the Runner would say the same
+		case redeliver.ErrorCode(err) == redeliver.ENotFound && sess.st == nil && !sess.o.dryRun:
+			if reachable(ctx, sess.gh, sess.targets[i:i+1]); t.failed == nil {
+				t.fail(err)
+			}
+		case !answered:
+			return err // as a failed credential check would
+		default:
+			t.fail(err)
+		}
+	}
+	if !answered {
+		// No hook answered (none given, or none there): the credentials
+		// are checked on their own.
+		return sess.gh.CheckAuth(ctx)
+	}
+	return nil
+}
+
+// limited hears a secondary rate limit and how long GitHub asked to wait.
+// A learning pacer keeps to the window the wait points at; one that knew
+// every window already, or paces as the flags say, halves its pace.
+func (sess *runSession) limited(wait time.Duration) {
+	p := sess.pacer
+	if p == nil {
+		return
+	}
+	if sess.o.learn && len(p.Hit(wait)) > 0 {
+		return
+	}
+	p.Slow()
+}
+
+// answered tells the pacer when GitHub answered a redelivery, the
+// requests it paces (see Pacer.Answered).
+func (sess *runSession) answered(route string) {
+	if p := sess.pacer; p != nil && strings.HasSuffix(route, "/deliveries/{delivery_id}/attempts") && strings.HasPrefix(route, "POST ") {
+		p.Answered(time.Now())
+	}
+}
+
+// learnedPace starts a learning pacer within the windows an earlier run
+// learned for this API host. A store that cannot keep them (an Actions
+// variable) leaves the run to learn anew.
+func (sess *runSession) learnedPace(ctx context.Context) {
+	ps := sess.paceStore()
+	if ps == nil {
+		return
+	}
+	ws, ok, err := ps.Pace(ctx, paceHost(sess.s.APIURL))
+	if err != nil {
+		sess.log.Warn("reading the learned pace", "error", err)
+		return
+	}
+	if !ok {
+		return
+	}
+	for i := range ws {
+		ws[i].Length = toPace(ws[i].Length)
+	}
+	sess.pacer.Wake(ws...)
+	sess.paceSaved = len(ws)
+}
+
+// savePace records the windows the run learned, for the next run.
+func (sess *runSession) savePace(ctx context.Context) error {
+	ps := sess.paceStore()
+	if ps == nil {
+		return nil
+	}
+	ws := sess.pacer.Learned()
+	if len(ws) == 0 || len(ws) == sess.paceSaved {
+		return nil // nothing new
+	}
+	for i := range ws {
+		ws[i].Length = fromPace(ws[i].Length)
+	}
+	return ps.SetPace(ctx, paceHost(sess.s.APIURL), ws)
+}
+
+// paceStore is the state's pace record, for a learning run that writes.
+func (sess *runSession) paceStore() redeliver.PaceStore {
+	if !sess.o.learn || sess.o.dryRun || sess.st == nil || sess.pacer == nil {
+		return nil
+	}
+	ps, _ := sess.st.Store.(redeliver.PaceStore)
+	return ps
 }
 
 // open opens the state.
@@ -240,13 +363,6 @@ func (sess *runSession) open(ctx context.Context) error {
 	sess.st = st
 	sess.closers = append(sess.closers, st.Close)
 	return nil
-}
-
-// slowDown halves the pace after a secondary rate limit.
-func (sess *runSession) slowDown() {
-	if sess.pacer != nil {
-		sess.pacer.Slow()
-	}
 }
 
 // close unlocks and closes the state, last opened first.
@@ -299,7 +415,7 @@ func (sess *runSession) run(ctx context.Context) *runResult {
 		}
 		current = t.Target.Key()
 		r := &redeliver.Runner{
-			Source: sess.gh, Redeliverer: sess.gh, Store: sess.st, Policy: t.Policy, Pacer: sess.pacer,
+			Source: sess.src, Redeliverer: sess.gh, Store: sess.st, Policy: t.Policy, Pacer: sess.pacer,
 			Concurrency: o.concurrency, DryRun: o.dryRun, Probe: !o.noProbe, Logger: sess.log,
 			OnProgress: bar.update, Spill: spillQueue, Start: start,
 		}
@@ -320,6 +436,9 @@ func (sess *runSession) run(ctx context.Context) *runResult {
 	}
 	if sess.st == nil {
 		return res // no target found: nothing was opened
+	}
+	if err := sess.savePace(context.WithoutCancel(ctx)); err != nil {
+		res.Problems = append(res.Problems, "saving the learned pace: "+err.Error())
 	}
 	if err := sess.st.Flush(context.WithoutCancel(ctx)); err != nil {
 		res.Problems = append(res.Problems, "saving the state: "+err.Error())
@@ -382,12 +501,20 @@ func (o *runOptions) finish(ctx context.Context, res *runResult, err error) erro
 
 // lockStore takes the state lock, saying so when it has to wait.
 func lockStore(ctx context.Context, ios *streams, st redeliver.Store, wait time.Duration) (func() error, error) {
+	unlock, _, err := lockStoreWaited(ctx, ios, st, wait)
+	return unlock, err
+}
+
+// lockStoreWaited is lockStore, also telling whether another run held
+// the lock first (what GitHub answered before is then out of date).
+func lockStoreWaited(ctx context.Context, ios *streams, st redeliver.Store, wait time.Duration) (func() error, bool, error) {
 	unlock, err := st.Lock(ctx, 0)
 	if err == nil || wait == 0 || redeliver.ErrorCode(err) != redeliver.EConflict {
-		return unlock, err
+		return unlock, false, err
 	}
 	fmt.Fprintf(ios.err, "redeliver: %v; waiting up to %s\n", err, wait)
-	return st.Lock(ctx, wait)
+	unlock, err = st.Lock(ctx, wait)
+	return unlock, true, err
 }
 
 // warnPace warns when the pace exceeds GitHub's advice on an instance that
@@ -395,7 +522,7 @@ func lockStore(ctx context.Context, ios *streams, st redeliver.Store, wait time.
 func warnPace(ctx context.Context, ios *streams, s *config.Settings, gh interface {
 	RateLimitingOff(context.Context) (bool, error)
 }, o *runOptions) {
-	within := o.rate > 0 && o.rate <= o.paceScale && o.concurrency == 1 &&
+	within := o.rate > 0 && o.rate <= 1 && o.concurrency == 1 &&
 		o.perMinute > 0 && o.perMinute <= 80 && o.perHour > 0 && o.perHour <= 500
 	if o.dryRun || within {
 		return
@@ -408,21 +535,53 @@ func warnPace(ctx context.Context, ios *streams, s *config.Settings, gh interfac
 	fmt.Fprintln(ios.err, "warning: --rate, --per-minute, --per-hour or --concurrency exceed GitHub's advice and limits (one request at a time, 1 s apart, 80 a minute, 500 an hour) on an instance that enforces rate limits; secondary limits will slow the run down")
 }
 
-// newPacer paces redeliveries as the flags say, time-compressed by
-// --pace-scale. GitHub's per-minute and per-hour caps do not apply where
-// rate limiting is off (a GHES default), unless the flags set them.
+// newPacer paces redeliveries as the flags say. GitHub's per-minute and
+// per-hour caps do not apply where rate limiting is off (a GHES default),
+// unless the flags set them. With learn, caps the flags do not set are
+// dormant: GitHub does not document whether redeliveries count as content
+// creation, and pacing as if they did makes a backlog drain 8 times slower
+// than GitHub's own docs script where they do not. The run starts at the
+// script's pace and keeps to a cap once GitHub answers with a secondary
+// limit (onLimit), or an earlier run learned it did (learnedPace).
 func newPacer(o *runOptions, limitsOff bool) *redeliver.Pacer {
-	perMinute, perHour := o.perMinute, o.perHour
-	if limitsOff {
-		if !o.perMinuteSet {
-			perMinute = 0
-		}
-		if !o.perHourSet {
-			perHour = 0
+	var set, dormant []redeliver.Window
+	for _, w := range []struct {
+		limit  int
+		given  bool
+		length time.Duration
+	}{{o.perMinute, o.perMinuteSet, time.Minute}, {o.perHour, o.perHourSet, time.Hour}} {
+		win := redeliver.Window{Limit: w.limit, Length: toPace(w.length)}
+		switch {
+		case w.given:
+			set = append(set, win)
+		case limitsOff:
+		case o.learn:
+			dormant = append(dormant, win)
+		default:
+			set = append(set, win)
 		}
 	}
-	scale := func(d time.Duration) time.Duration { return time.Duration(float64(d) / o.paceScale) }
-	return redeliver.NewPacer(o.rate*o.paceScale,
-		redeliver.Window{Limit: perMinute, Length: scale(time.Minute)},
-		redeliver.Window{Limit: perHour, Length: scale(time.Hour)})
+	p := redeliver.NewPacer(o.rate*paceScale(), set...)
+	p.Dormant(dormant...)
+	return p
+}
+
+// toPace and fromPace convert GitHub's time to the pacer's and back: the
+// same unless the benchmark compresses the pacer's time (paceScale).
+func toPace(d time.Duration) time.Duration {
+	return time.Duration(float64(d) / paceScale())
+}
+
+func fromPace(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * paceScale())
+}
+
+// paceHost names the API host whose limits a pace record holds: host and
+// path of the API root, such as "api.github.com" or "ghe.example/api/v3".
+func paceHost(apiURL string) string {
+	u, err := url.Parse(apiURL)
+	if err != nil {
+		return apiURL
+	}
+	return strings.TrimSuffix(strings.ToLower(u.Host)+u.EscapedPath(), "/")
 }

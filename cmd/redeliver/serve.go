@@ -187,7 +187,7 @@ func runServe(ctx context.Context, io *streams, o *serveOptions) error {
 		limitsOff, _ = gh.RateLimitingOff(ctx)
 	}
 	pacer = newPacer(&runOptions{rate: o.rate, perMinute: o.perMinute, perHour: o.perHour,
-		perMinuteSet: o.perMinuteSet, perHourSet: o.perHourSet, paceScale: 1}, limitsOff)
+		perMinuteSet: o.perMinuteSet, perHourSet: o.perHourSet}, limitsOff)
 	targets, err := serveTargets(ctx, gh, s)
 	if err != nil {
 		return err

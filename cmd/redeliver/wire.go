@@ -16,17 +16,21 @@ import (
 )
 
 // connect builds the GitHub client from resolved settings.
-func connect(s *config.Settings, log *slog.Logger, onLimit func()) (*githubapi.Client, error) {
-	return githubapi.New(githubapi.Config{
-		BaseURL:          s.APIURL,
-		Token:            s.Token,
-		AppID:            s.AppID,
-		PrivateKeyPEM:    s.PrivateKey,
-		CAFile:           s.CAFile,
-		UserAgent:        "redeliver/" + version,
-		Logger:           log,
-		OnSecondaryLimit: onLimit,
-	})
+func connect(s *config.Settings, log *slog.Logger, pace paceListener) (*githubapi.Client, error) {
+	cfg := githubapi.Config{
+		BaseURL:       s.APIURL,
+		Token:         s.Token,
+		AppID:         s.AppID,
+		PrivateKeyPEM: s.PrivateKey,
+		CAFile:        s.CAFile,
+		UserAgent:     "redeliver/" + version,
+		Logger:        log,
+	}
+	if pace != nil {
+		cfg.OnSecondaryWait = pace.limited
+		cfg.OnAnswer = func(_ context.Context, a githubapi.Answer) { pace.answered(a.Route) }
+	}
+	return githubapi.New(cfg)
 }
 
 // openState opens the state. readOnly stores (dry runs, status) never
