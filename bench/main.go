@@ -271,7 +271,11 @@ func writeOutputs(cfg config, root string, rep *report) error {
 	if err := writeChart(chartPath, rep); err != nil {
 		return fmt.Errorf("chart: %w", err)
 	}
-	if err := os.WriteFile(mdPath, []byte(markdown(rep, chartRef)), 0o644); err != nil {
+	doc := markdown(rep, chartRef)
+	if old, err := os.ReadFile(mdPath); err == nil {
+		doc = keepServeSection(doc, string(old))
+	}
+	if err := os.WriteFile(mdPath, []byte(doc), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "wrote %s and %s\n", mdPath, chartPath)

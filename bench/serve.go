@@ -322,3 +322,14 @@ func updateServeSection(path, mode, block string) error {
 	}
 	return os.WriteFile(path, []byte(doc), 0o644)
 }
+
+// keepServeSection carries the serve section of the previous BENCHMARKS.md
+// (old) over to a newly generated one (doc): the matrix and the serve
+// simulation are separate runs, and neither may erase the other's figures.
+func keepServeSection(doc, old string) string {
+	i := strings.Index(old, serveSectionTitle)
+	if i < 0 || strings.Contains(doc, serveSectionTitle) {
+		return doc
+	}
+	return strings.TrimRight(doc, "\n") + "\n\n" + old[i:]
+}

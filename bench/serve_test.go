@@ -35,3 +35,16 @@ func TestUpdateServeSectionKeepsTheRest(t *testing.T) {
 		}
 	}
 }
+
+// A new matrix report must not drop the serve section the last serve run
+// wrote: they are separate runs of the benchmark.
+func TestKeepServeSection(t *testing.T) {
+	old := "# Benchmarks\n\nold matrix\n\n" + serveSectionTitle + "\n\nserve figures\n"
+	got := keepServeSection("# Benchmarks\n\nnew matrix\n", old)
+	if want := "# Benchmarks\n\nnew matrix\n\n" + serveSectionTitle + "\n\nserve figures\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got := keepServeSection("new\n", "no section\n"); got != "new\n" {
+		t.Errorf("without a serve section: got %q", got)
+	}
+}
