@@ -96,14 +96,32 @@ type Config struct {
 	// Registry receives the service's metrics; nil makes a new one with
 	// Go's and the process's collectors.
 	Registry *prometheus.Registry
-	// Owns, when set, says whether this process polls the target now. A
-	// shared store with leases decides it; nil means every target.
-	Owns func(ctx context.Context, key string) bool
+	// Claim, when set, is asked before each poll of a target, for when
+	// several processes share the targets (replicas on one PostgreSQL
+	// state): ok false means another process polls it now (asked again at
+	// the Hot interval); an error means the shared state cannot be reached
+	// (the service is not ready and polls nothing meanwhile). Nil means
+	// every target is this process's, with Store and Redeliverer.
+	Claim func(ctx context.Context, key string) (c Claim, ok bool, err error)
 	// OnPoll, when set, hears the outcome of each poll.
 	OnPoll func(PollResult)
 	// ProtectMetrics, when set, wraps /metrics (the status page's
 	// authentication, when it has a token).
 	ProtectMetrics func(http.Handler) http.Handler
+}
+
+// Claim is what one poll of a target writes through and redelivers with
+// while this process holds the target: a store whose writes, and a
+// redeliverer whose requests, are refused from the moment the hold is lost,
+// so a process paused past its hold cannot act on a target another one
+// took over.
+type Claim struct {
+	Store       redeliver.Store
+	Redeliverer redeliver.Redeliverer
+	// Epoch changes each time the target is claimed anew: what the service
+	// remembered of its listing is forgotten then, since another process
+	// may have moved it on meanwhile.
+	Epoch int64
 }
 
 // PollResult is the outcome of one poll of one target.
@@ -150,6 +168,12 @@ type Service struct {
 	started  bool
 	wake     chan struct{}
 	onIdle   func() // tests: the scheduler is waiting with nothing in flight
+
+	// With Config.Claim: the claim each running poll uses, the epoch each
+	// target was last polled under, and the targets another process holds.
+	claims    map[string]Claim
+	epochs    map[string]int64
+	elsewhere map[string]bool
 }
 
 // route is an extra handler mounted on the service's mux.
@@ -203,7 +227,8 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, clock: cfg.Clock, log: log, reg: reg, m: newMetrics(reg),
 		src: cfg.Source, redel: cfg.Redeliverer,
-		targets: map[string]*watch{}, budgets: map[string]*budget{}, wake: make(chan struct{}, 1)}
+		targets: map[string]*watch{}, budgets: map[string]*budget{}, wake: make(chan struct{}, 1),
+		claims: map[string]Claim{}, epochs: map[string]int64{}, elsewhere: map[string]bool{}}
 	s.store = &storeWatch{Store: cfg.Store, s: s}
 	s.m.storeAvailable.Set(1)
 	if err := s.setTargets(cfg.Targets); err != nil {
@@ -284,6 +309,8 @@ func (s *Service) setTargets(targets []Target) error {
 // drop forgets a removed target; s.mu is held.
 func (s *Service) drop(key string) {
 	delete(s.targets, key)
+	delete(s.epochs, key)
+	delete(s.elsewhere, key)
 	s.m.forget(key)
 }
 
@@ -382,8 +409,8 @@ func (s *Service) loop(ctx, pollCtx context.Context, polls *sync.WaitGroup) {
 			return strings.Compare(a.key, b.key)
 		})
 		for _, w := range due {
-			if s.cfg.Owns != nil && !s.cfg.Owns(ctx, w.key) {
-				w.due = now.Add(w.interval)
+			if s.cfg.Claim != nil && !s.claim(ctx, w, now) {
+				w.due = now.Add(s.cfg.Schedule.Hot)
 				consider(w.due)
 				continue
 			}
@@ -415,6 +442,11 @@ func (s *Service) loop(ctx, pollCtx context.Context, polls *sync.WaitGroup) {
 			go func() {
 				defer polls.Done()
 				s.poll(pollCtx, w)
+				if s.cfg.Claim != nil {
+					s.mu.Lock()
+					delete(s.claims, w.key)
+					s.mu.Unlock()
+				}
 			}()
 		}
 		idle := s.running == 0 && len(s.wake) == 0
@@ -457,7 +489,7 @@ func (s *Service) readyLocked() (bool, string) {
 		// A target whose polls fail (a deleted hook) still counts once
 		// polled: its error is in the metrics and the status, and it must
 		// not keep the whole service out of rotation.
-		if !w.removed && w.lastPoll.IsZero() {
+		if !w.removed && w.lastPoll.IsZero() && !s.elsewhere[key] {
 			waiting = append(waiting, key)
 		}
 	}
@@ -466,6 +498,84 @@ func (s *Service) readyLocked() (bool, string) {
 		return false, fmt.Sprintf("%d of %d targets not polled yet: %s", len(waiting), len(s.targets), strings.Join(waiting, ", "))
 	}
 	return true, "every target polled"
+}
+
+// claim asks Config.Claim whether w's target is this process's now, and
+// keeps the claim for the poll about to start; s.mu is held. A target
+// claimed under a new epoch is listed back to its checkpoint.
+func (s *Service) claim(ctx context.Context, w *watch, now time.Time) bool {
+	c, ok, err := s.cfg.Claim(ctx, w.key)
+	if err != nil {
+		s.store.note(err)
+		s.updateReady()
+		return false
+	}
+	s.store.note(nil) // the shared state answered the claim
+	s.elsewhere[w.key] = !ok
+	if !ok {
+		s.updateReady()
+		return false
+	}
+	if c.Store == nil || c.Redeliverer == nil {
+		s.log.Error("a claim without a store or a redeliverer; not polling", "target", w.key)
+		return false
+	}
+	if e, seen := s.epochs[w.key]; !seen || e != c.Epoch {
+		s.epochs[w.key] = c.Epoch
+		w.mark, w.seen = 0, 0
+	}
+	s.claims[w.key] = Claim{Store: &claimStore{Store: c.Store, w: s.store}, Redeliverer: c.Redeliverer, Epoch: c.Epoch}
+	return true
+}
+
+// claimed returns what a poll of key writes through and redelivers with:
+// its claim's, or the service's own.
+func (s *Service) claimed(key string) (redeliver.Store, redeliver.Redeliverer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.claims[key]; ok {
+		return c.Store, c.Redeliverer
+	}
+	return s.store, s.redel
+}
+
+// claimStore is a claim's store, watched like the service's own: a failure
+// to reach it makes the service not ready. A refusal because the claim was
+// lost (EConflict) is an answer, not a failure.
+type claimStore struct {
+	redeliver.Store
+	w *storeWatch
+}
+
+func (c *claimStore) note(err error) error {
+	if redeliver.ErrorCode(err) == redeliver.EConflict {
+		c.w.note(nil)
+		return err
+	}
+	return c.w.note(err)
+}
+
+func (c *claimStore) Checkpoint(ctx context.Context, key string) (redeliver.Checkpoint, bool, error) {
+	cp, ok, err := c.Store.Checkpoint(ctx, key)
+	return cp, ok, c.note(err)
+}
+
+func (c *claimStore) SetCheckpoint(ctx context.Context, key string, cp redeliver.Checkpoint) error {
+	return c.note(c.Store.SetCheckpoint(ctx, key, cp))
+}
+
+func (c *claimStore) Entries(ctx context.Context, key string) ([]redeliver.LedgerEntry, error) {
+	es, err := c.Store.Entries(ctx, key)
+	return es, c.note(err)
+}
+
+func (c *claimStore) Put(ctx context.Context, key string, entries ...redeliver.LedgerEntry) error {
+	return c.note(c.Store.Put(ctx, key, entries...))
+}
+
+func (c *claimStore) Prune(ctx context.Context, key string, before time.Time) (int, error) {
+	n, err := c.Store.Prune(ctx, key, before)
+	return n, c.note(err)
 }
 
 // updateReady refreshes the ready gauge; s.mu is held.
