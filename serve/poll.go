@@ -229,7 +229,7 @@ func (l *listing) ListAttempts(ctx context.Context, t redeliver.Target, cursor s
 	if stopping {
 		return redeliver.Page{}, errStopping
 	}
-	pg, err := s.src.ListAttempts(ctx, t, cursor)
+	pg, err := s.sourceFor(w.key).ListAttempts(ctx, t, cursor)
 	if err != nil {
 		return pg, err
 	}

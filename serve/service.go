@@ -118,6 +118,10 @@ type Config struct {
 type Claim struct {
 	Store       redeliver.Store
 	Redeliverer redeliver.Redeliverer
+	// Source, when set, lists for the poll instead of Config.Source: one
+	// that stops listing once the hold is lost keeps a process that wakes
+	// up late from asking GitHub about a target it no longer holds.
+	Source redeliver.Source
 	// Epoch changes each time the target is claimed anew: what the service
 	// remembered of its listing is forgotten then, since another process
 	// may have moved it on meanwhile.
@@ -510,9 +514,11 @@ func (s *Service) claim(ctx context.Context, w *watch, now time.Time) bool {
 		s.updateReady()
 		return false
 	}
-	s.store.note(nil) // the shared state answered the claim
 	s.elsewhere[w.key] = !ok
 	if !ok {
+		// The shared state answered, and no poll of this target will
+		// tell: the claim's answer is the store's health.
+		s.store.note(nil)
 		s.updateReady()
 		return false
 	}
@@ -524,7 +530,7 @@ func (s *Service) claim(ctx context.Context, w *watch, now time.Time) bool {
 		s.epochs[w.key] = c.Epoch
 		w.mark, w.seen = 0, 0
 	}
-	s.claims[w.key] = Claim{Store: &claimStore{Store: c.Store, w: s.store}, Redeliverer: c.Redeliverer, Epoch: c.Epoch}
+	s.claims[w.key] = Claim{Store: &claimStore{Store: c.Store, w: s.store}, Redeliverer: c.Redeliverer, Source: c.Source, Epoch: c.Epoch}
 	return true
 }
 
@@ -537,6 +543,17 @@ func (s *Service) claimed(key string) (redeliver.Store, redeliver.Redeliverer) {
 		return c.Store, c.Redeliverer
 	}
 	return s.store, s.redel
+}
+
+// sourceFor returns what a poll of key lists with: its claim's source, or
+// the service's own.
+func (s *Service) sourceFor(key string) redeliver.Source {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.claims[key]; ok && c.Source != nil {
+		return c.Source
+	}
+	return s.src
 }
 
 // claimStore is a claim's store, watched like the service's own: a failure

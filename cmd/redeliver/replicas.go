@@ -27,6 +27,7 @@ type replicaSet struct {
 	pg   *postgres.Store
 	id   string
 	ttl  time.Duration
+	src  redeliver.Source
 	redl redeliver.Redeliverer
 	log  *slog.Logger
 
@@ -54,8 +55,8 @@ func replicaID() string {
 	return host + "-" + hex.EncodeToString(b[:])
 }
 
-func newReplicaSet(pg *postgres.Store, ttl time.Duration, r redeliver.Redeliverer, log *slog.Logger) *replicaSet {
-	return &replicaSet{pg: pg, id: replicaID(), ttl: ttl, redl: r, log: log,
+func newReplicaSet(pg *postgres.Store, ttl time.Duration, src redeliver.Source, r redeliver.Redeliverer, log *slog.Logger) *replicaSet {
+	return &replicaSet{pg: pg, id: replicaID(), ttl: ttl, src: src, redl: r, log: log,
 		leases: map[string]*postgres.Lease{}, leaving: map[string]bool{}}
 }
 
@@ -81,7 +82,7 @@ func (rs *replicaSet) claim(_ context.Context, key string) (serve.Claim, bool, e
 	if l == nil || rs.leaving[key] || l.Check() != nil {
 		return serve.Claim{}, false, nil
 	}
-	return serve.Claim{Store: rs.pg.Fenced(l), Redeliverer: l.Guard(rs.redl), Epoch: l.Token()}, true, nil
+	return serve.Claim{Store: rs.pg.Fenced(l), Redeliverer: l.Guard(rs.redl), Source: l.GuardSource(rs.src), Epoch: l.Token()}, true, nil
 }
 
 // run beats until ctx is done, then releases every lease and leaves, so

@@ -214,7 +214,7 @@ func runServe(ctx context.Context, io *streams, o *serveOptions) error {
 	pg, shared := store.(*postgres.Store)
 	var replicas *replicaSet
 	if shared {
-		replicas = newReplicaSet(pg, o.leaseTTL, gh, log)
+		replicas = newReplicaSet(pg, o.leaseTTL, gh, gh, log)
 		replicas.setTargets(targets)
 	} else {
 		unlock, err := lockStore(ctx, io, store, o.lockWait)
