@@ -331,8 +331,10 @@ func (b *bench) runProgram(ctx context.Context, c benchCase, prog string, t0 tim
 			sampleFor = b.cfg.scriptSample
 		}
 	case progTool:
+		state, drop := stateFor(c, dir)
+		defer drop()
 		args := []string{"run", "--api-url", e.apiURL, "--org", org, "--hook", strconv.FormatInt(e.hook, 10),
-			"--state", filepath.Join(dir, "state.db"), "--output", "json", "--report", report}
+			"--state", state, "--output", "json", "--report", report}
 		switch c.Regime {
 		case ghes:
 			args = append(args, "--rate", "0", "--concurrency", "16")
