@@ -122,6 +122,9 @@ type Claim struct {
 	// that stops listing once the hold is lost keeps a process that wakes
 	// up late from asking GitHub about a target it no longer holds.
 	Source redeliver.Source
+	// Done, when set, is called once the poll that used the claim ended,
+	// so the holder gives a target up only between polls.
+	Done func()
 	// Epoch changes each time the target is claimed anew: what the service
 	// remembered of its listing is forgotten then, since another process
 	// may have moved it on meanwhile.
@@ -413,11 +416,6 @@ func (s *Service) loop(ctx, pollCtx context.Context, polls *sync.WaitGroup) {
 			return strings.Compare(a.key, b.key)
 		})
 		for _, w := range due {
-			if s.cfg.Claim != nil && !s.claim(ctx, w, now) {
-				w.due = now.Add(s.cfg.Schedule.Hot)
-				consider(w.due)
-				continue
-			}
 			if b := s.budgets[w.credential]; b != nil {
 				if d := b.wait(now); d > 0 {
 					b.delayed++
@@ -440,6 +438,13 @@ func (s *Service) loop(ctx, pollCtx context.Context, polls *sync.WaitGroup) {
 			if s.running >= s.cfg.Workers {
 				continue // every worker busy: a finishing poll wakes the loop
 			}
+			// Asked last, just before the poll starts: a claim is held
+			// until its poll ends.
+			if s.cfg.Claim != nil && !s.claim(ctx, w, now) {
+				w.due = now.Add(s.cfg.Schedule.Hot)
+				consider(w.due)
+				continue
+			}
 			w.running = true
 			s.running++
 			polls.Add(1)
@@ -448,8 +453,12 @@ func (s *Service) loop(ctx, pollCtx context.Context, polls *sync.WaitGroup) {
 				s.poll(pollCtx, w)
 				if s.cfg.Claim != nil {
 					s.mu.Lock()
+					c, ok := s.claims[w.key]
 					delete(s.claims, w.key)
 					s.mu.Unlock()
+					if ok && c.Done != nil {
+						c.Done()
+					}
 				}
 			}()
 		}
@@ -530,7 +539,7 @@ func (s *Service) claim(ctx context.Context, w *watch, now time.Time) bool {
 		s.epochs[w.key] = c.Epoch
 		w.mark, w.seen = 0, 0
 	}
-	s.claims[w.key] = Claim{Store: &claimStore{Store: c.Store, w: s.store}, Redeliverer: c.Redeliverer, Source: c.Source, Epoch: c.Epoch}
+	s.claims[w.key] = Claim{Store: &claimStore{Store: c.Store, w: s.store}, Redeliverer: c.Redeliverer, Source: c.Source, Done: c.Done, Epoch: c.Epoch}
 	return true
 }
 

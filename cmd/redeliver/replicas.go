@@ -39,6 +39,10 @@ type replicaSet struct {
 	// finishes first.
 	leaving map[string]bool
 	err     error // the last failure to reach the state; nil once it answers
+	// polling counts the polls in flight per target: a target that moved
+	// is released only once its poll ended, so that no intent is left
+	// behind by a request the lease's loss stopped.
+	polling map[string]int
 }
 
 // replicaID names this replica in heartbeats, leases and messages: the host
@@ -57,7 +61,7 @@ func replicaID() string {
 
 func newReplicaSet(pg *postgres.Store, ttl time.Duration, src redeliver.Source, r redeliver.Redeliverer, log *slog.Logger) *replicaSet {
 	return &replicaSet{pg: pg, id: replicaID(), ttl: ttl, src: src, redl: r, log: log,
-		leases: map[string]*postgres.Lease{}, leaving: map[string]bool{}}
+		leases: map[string]*postgres.Lease{}, leaving: map[string]bool{}, polling: map[string]int{}}
 }
 
 // setTargets replaces the targets to share (at start and on SIGHUP).
@@ -82,7 +86,16 @@ func (rs *replicaSet) claim(_ context.Context, key string) (serve.Claim, bool, e
 	if l == nil || rs.leaving[key] || l.Check() != nil {
 		return serve.Claim{}, false, nil
 	}
-	return serve.Claim{Store: rs.pg.Fenced(l), Redeliverer: l.Guard(rs.redl), Source: l.GuardSource(rs.src), Epoch: l.Token()}, true, nil
+	rs.polling[key]++
+	done := func() {
+		rs.mu.Lock()
+		defer rs.mu.Unlock()
+		if rs.polling[key]--; rs.polling[key] <= 0 {
+			delete(rs.polling, key)
+		}
+	}
+	return serve.Claim{Store: rs.pg.Fenced(l), Redeliverer: l.Guard(rs.redl), Source: l.GuardSource(rs.src),
+		Done: done, Epoch: l.Token()}, true, nil
 }
 
 // run beats until ctx is done, then releases every lease and leaves, so
@@ -154,6 +167,10 @@ func (rs *replicaSet) beat(ctx context.Context) error {
 		held[k] = l
 	}
 	leaving := rs.leaving
+	busy := make(map[string]bool, len(rs.polling))
+	for k := range rs.polling {
+		busy[k] = true
+	}
 	rs.mu.Unlock()
 
 	var firstErr error
@@ -165,6 +182,12 @@ func (rs *replicaSet) beat(ctx context.Context) error {
 	nextLeaving := map[string]bool{}
 	for k, l := range held {
 		switch {
+		case leaving[k] && busy[k]:
+			// Its last poll has not ended: keep it one more beat.
+			nextLeaving[k] = true
+			if err := l.Renew(ctx); err != nil && !errors.Is(err, postgres.ErrLeaseLost) {
+				keep(err)
+			}
 		case leaving[k]:
 			// Claimed by no poll since the last beat: give it up.
 			if err := l.Release(ctx); err != nil {
