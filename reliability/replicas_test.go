@@ -71,20 +71,17 @@ func TestServeReplicas(t *testing.T) {
 	traffic := rx.sendTraffic(rng.Uint64(), 200*time.Millisecond)
 	end := time.Now().Add(chaos)
 	kills, stops := 0, 0
-	var events []string
 	for time.Now().Before(end) {
 		i := rng.IntN(replicas)
 		p := procs[i]
 		if rng.IntN(2) == 0 {
 			p.kill()
 			kills++
-			events = append(events, fmt.Sprintf("kill %d", i))
 			procs[i] = startReplica(t, rx.env(i), args)
 			all = append(all, procs[i])
 		} else {
 			_ = p.cmd.Process.Signal(syscall.SIGSTOP)
 			stops++
-			events = append(events, fmt.Sprintf("stop %d", i))
 			time.Sleep(ttl + ttl/2) // past its leases: the others take over meanwhile
 			_ = p.cmd.Process.Signal(syscall.SIGCONT)
 			rx.continued(i)
