@@ -65,6 +65,8 @@ type benchCase struct {
 	NoScript bool
 	// Scale overrides the envelope's compression for redeliver (-scale).
 	Scale float64
+	// Postgres puts the state on PostgreSQL (see postgres.go).
+	Postgres bool
 }
 
 // Name is the case's stable identifier, e.g. "ghes/50ms/20k/10%".
@@ -75,6 +77,9 @@ func (c benchCase) Name() string {
 	}
 	if c.Scale > 0 {
 		n += fmt.Sprintf("/x%g", c.Scale)
+	}
+	if c.Postgres {
+		n += "/postgres"
 	}
 	return n
 }
@@ -112,6 +117,7 @@ func quickCases() []benchCase {
 		{Regime: ghes, Attempts: 20_000, Ratio: 0.10, Latency: 50 * time.Millisecond, Target: targetSpeed},
 		{Regime: dotcom, Attempts: 10_000, Ratio: 0.50, Target: targetEnvelope},
 		{Regime: dotcomNoContent, Attempts: 2000, Ratio: 0.50, Target: targetScriptPace},
+		postgresCases()[0],
 	}
 }
 
@@ -169,6 +175,7 @@ func fullCases() []benchCase {
 	// (three hours of github.com time in about two minutes).
 	cs = append(cs, benchCase{Regime: dotcom, Attempts: 3000, Ratio: 0.50, Target: targetEnvelope, Scale: 60, NoScript: true,
 		ToolLimit: 5 * time.Minute})
+	cs = append(cs, postgresCases()...)
 	return cs
 }
 

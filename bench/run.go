@@ -348,8 +348,10 @@ func (b *bench) runProgram(ctx context.Context, c benchCase, prog string, t0 tim
 			sampleFor = b.cfg.scriptSample
 		}
 	case progTool:
+		state, drop := stateFor(c, dir)
+		defer drop()
 		args := []string{"run", "--api-url", e.apiURL, "--org", org, "--hook", strconv.FormatInt(e.hook, 10),
-			"--state", filepath.Join(dir, "state.db"), "--output", "json", "--report", report}
+			"--state", state, "--output", "json", "--report", report}
 		env := append(baseEnv(dir), "GITHUB_TOKEN="+token)
 		switch c.Regime {
 		case ghes:

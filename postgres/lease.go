@@ -289,3 +289,23 @@ func (g guarded) Redeliver(ctx context.Context, t redeliver.Target, attemptID in
 	}
 	return g.r.Redeliver(ctx, t, attemptID)
 }
+
+// GuardSource returns src that first checks the lease (Check) and lists
+// nothing once the lease is about to expire: a replica paused in the
+// middle of a poll does not go on asking GitHub about a target another
+// replica took over.
+func (l *Lease) GuardSource(src redeliver.Source) redeliver.Source {
+	return guardedSource{l: l, src: src}
+}
+
+type guardedSource struct {
+	l   *Lease
+	src redeliver.Source
+}
+
+func (g guardedSource) ListAttempts(ctx context.Context, t redeliver.Target, cursor string) (redeliver.Page, error) {
+	if err := g.l.Check(); err != nil {
+		return redeliver.Page{}, err
+	}
+	return g.src.ListAttempts(ctx, t, cursor)
+}

@@ -106,10 +106,11 @@ func (s *Service) poll(ctx context.Context, w *watch) {
 	s.mu.Unlock()
 
 	src := &listing{s: s, w: w}
+	store, redel := s.claimed(w.key)
 	r := &redeliver.Runner{
 		Source:      src,
-		Redeliverer: &gate{s: s, w: w},
-		Store:       s.store,
+		Redeliverer: &gate{s: s, w: w, r: redel},
+		Store:       store,
 		Policy:      policy,
 		Pacer:       s.cfg.Pacer,
 		Concurrency: s.cfg.Concurrency,
@@ -124,7 +125,7 @@ func (s *Service) poll(ctx context.Context, w *watch) {
 	var entries []redeliver.LedgerEntry
 	var entErr error
 	if err == nil {
-		entries, entErr = s.store.Entries(context.WithoutCancel(pctx), w.key)
+		entries, entErr = store.Entries(context.WithoutCancel(pctx), w.key)
 	}
 
 	if err == nil {
@@ -254,7 +255,7 @@ func (l *listing) ListAttempts(ctx context.Context, t redeliver.Target, cursor s
 	if stopping {
 		return redeliver.Page{}, errStopping
 	}
-	pg, err := s.src.ListAttempts(ctx, t, cursor)
+	pg, err := s.sourceFor(w.key).ListAttempts(ctx, t, cursor)
 	if err != nil {
 		return pg, err
 	}
@@ -334,6 +335,7 @@ func (s *Service) sawReceiver(w *watch, a redeliver.Attempt, serverNow time.Time
 type gate struct {
 	s *Service
 	w *watch
+	r redeliver.Redeliverer
 }
 
 func (g *gate) Redeliver(ctx context.Context, t redeliver.Target, attemptID int64) (time.Time, error) {
@@ -365,7 +367,7 @@ func (g *gate) Redeliver(ctx context.Context, t redeliver.Target, attemptID int6
 		w.probeEvery = min(w.probeEvery*2, s.cfg.Schedule.ProbeMax)
 	}
 	s.mu.Unlock()
-	at, err := s.redel.Redeliver(ctx, t, attemptID)
+	at, err := g.r.Redeliver(ctx, t, attemptID)
 	if err == nil {
 		s.m.redelivered.WithLabelValues(w.key).Inc()
 	}

@@ -105,14 +105,39 @@ type Config struct {
 	// Registry receives the service's metrics; nil makes a new one with
 	// Go's and the process's collectors.
 	Registry *prometheus.Registry
-	// Owns, when set, says whether this process polls the target now. A
-	// shared store with leases decides it; nil means every target.
-	Owns func(ctx context.Context, key string) bool
+	// Claim, when set, is asked before each poll of a target, for when
+	// several processes share the targets (replicas on one PostgreSQL
+	// state): ok false means another process polls it now (asked again at
+	// the Hot interval); an error means the shared state cannot be reached
+	// (the service is not ready and polls nothing meanwhile). Nil means
+	// every target is this process's, with Store and Redeliverer.
+	Claim func(ctx context.Context, key string) (c Claim, ok bool, err error)
 	// OnPoll, when set, hears the outcome of each poll.
 	OnPoll func(PollResult)
 	// ProtectMetrics, when set, wraps /metrics (the status page's
 	// authentication, when it has a token).
 	ProtectMetrics func(http.Handler) http.Handler
+}
+
+// Claim is what one poll of a target writes through and redelivers with
+// while this process holds the target: a store whose writes, and a
+// redeliverer whose requests, are refused from the moment the hold is lost,
+// so a process paused past its hold cannot act on a target another one
+// took over.
+type Claim struct {
+	Store       redeliver.Store
+	Redeliverer redeliver.Redeliverer
+	// Source, when set, lists for the poll instead of Config.Source: one
+	// that stops listing once the hold is lost keeps a process that wakes
+	// up late from asking GitHub about a target it no longer holds.
+	Source redeliver.Source
+	// Done, when set, is called once the poll that used the claim ended,
+	// so the holder gives a target up only between polls.
+	Done func()
+	// Epoch changes each time the target is claimed anew: what the service
+	// remembered of its listing is forgotten then, since another process
+	// may have moved it on meanwhile.
+	Epoch int64
 }
 
 // PollResult is the outcome of one poll of one target.
@@ -159,6 +184,12 @@ type Service struct {
 	started  bool
 	wake     chan struct{}
 	onIdle   func() // tests: the scheduler is waiting with nothing in flight
+
+	// With Config.Claim: the claim each running poll uses, the epoch each
+	// target was last polled under, and the targets another process holds.
+	claims    map[string]Claim
+	epochs    map[string]int64
+	elsewhere map[string]bool
 }
 
 // route is an extra handler mounted on the service's mux.
@@ -212,7 +243,8 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, clock: cfg.Clock, log: log, reg: reg, m: newMetrics(reg),
 		src: cfg.Source, redel: cfg.Redeliverer,
-		targets: map[string]*watch{}, budgets: map[string]*budget{}, wake: make(chan struct{}, 1)}
+		targets: map[string]*watch{}, budgets: map[string]*budget{}, wake: make(chan struct{}, 1),
+		claims: map[string]Claim{}, epochs: map[string]int64{}, elsewhere: map[string]bool{}}
 	s.store = &storeWatch{Store: cfg.Store, s: s}
 	s.m.storeAvailable.Set(1)
 	if err := s.setTargets(cfg.Targets); err != nil {
@@ -293,6 +325,8 @@ func (s *Service) setTargets(targets []Target) error {
 // drop forgets a removed target; s.mu is held.
 func (s *Service) drop(key string) {
 	delete(s.targets, key)
+	delete(s.epochs, key)
+	delete(s.elsewhere, key)
 	s.m.forget(key)
 }
 
@@ -391,11 +425,6 @@ func (s *Service) loop(ctx, pollCtx context.Context, polls *sync.WaitGroup) {
 			return strings.Compare(a.key, b.key)
 		})
 		for _, w := range due {
-			if s.cfg.Owns != nil && !s.cfg.Owns(ctx, w.key) {
-				w.due = now.Add(w.interval)
-				consider(w.due)
-				continue
-			}
 			if b := s.budgets[w.credential]; b != nil {
 				if d := b.wait(now); d > 0 {
 					b.delayed++
@@ -418,12 +447,28 @@ func (s *Service) loop(ctx, pollCtx context.Context, polls *sync.WaitGroup) {
 			if s.running >= s.cfg.Workers {
 				continue // every worker busy: a finishing poll wakes the loop
 			}
+			// Asked last, just before the poll starts: a claim is held
+			// until its poll ends.
+			if s.cfg.Claim != nil && !s.claim(ctx, w, now) {
+				w.due = now.Add(s.cfg.Schedule.Hot)
+				consider(w.due)
+				continue
+			}
 			w.running = true
 			s.running++
 			polls.Add(1)
 			go func() {
 				defer polls.Done()
 				s.poll(pollCtx, w)
+				if s.cfg.Claim != nil {
+					s.mu.Lock()
+					c, ok := s.claims[w.key]
+					delete(s.claims, w.key)
+					s.mu.Unlock()
+					if ok && c.Done != nil {
+						c.Done()
+					}
+				}
 			}()
 		}
 		idle := s.running == 0 && len(s.wake) == 0
@@ -466,7 +511,7 @@ func (s *Service) readyLocked() (bool, string) {
 		// A target whose polls fail (a deleted hook) still counts once
 		// polled: its error is in the metrics and the status, and it must
 		// not keep the whole service out of rotation.
-		if !w.removed && w.lastPoll.IsZero() {
+		if !w.removed && w.lastPoll.IsZero() && !s.elsewhere[key] {
 			waiting = append(waiting, key)
 		}
 	}
@@ -475,6 +520,97 @@ func (s *Service) readyLocked() (bool, string) {
 		return false, fmt.Sprintf("%d of %d targets not polled yet: %s", len(waiting), len(s.targets), strings.Join(waiting, ", "))
 	}
 	return true, "every target polled"
+}
+
+// claim asks Config.Claim whether w's target is this process's now, and
+// keeps the claim for the poll about to start; s.mu is held. A target
+// claimed under a new epoch is listed back to its checkpoint.
+func (s *Service) claim(ctx context.Context, w *watch, now time.Time) bool {
+	c, ok, err := s.cfg.Claim(ctx, w.key)
+	if err != nil {
+		s.store.note(err)
+		s.updateReady()
+		return false
+	}
+	s.elsewhere[w.key] = !ok
+	if !ok {
+		// The shared state answered, and no poll of this target will
+		// tell: the claim's answer is the store's health.
+		s.store.note(nil)
+		s.updateReady()
+		return false
+	}
+	if c.Store == nil || c.Redeliverer == nil {
+		s.log.Error("a claim without a store or a redeliverer; not polling", "target", w.key)
+		return false
+	}
+	if e, seen := s.epochs[w.key]; !seen || e != c.Epoch {
+		s.epochs[w.key] = c.Epoch
+		w.mark, w.seen = 0, 0
+	}
+	s.claims[w.key] = Claim{Store: &claimStore{Store: c.Store, w: s.store}, Redeliverer: c.Redeliverer, Source: c.Source, Done: c.Done, Epoch: c.Epoch}
+	return true
+}
+
+// claimed returns what a poll of key writes through and redelivers with:
+// its claim's, or the service's own.
+func (s *Service) claimed(key string) (redeliver.Store, redeliver.Redeliverer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.claims[key]; ok {
+		return c.Store, c.Redeliverer
+	}
+	return s.store, s.redel
+}
+
+// sourceFor returns what a poll of key lists with: its claim's source, or
+// the service's own.
+func (s *Service) sourceFor(key string) redeliver.Source {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.claims[key]; ok && c.Source != nil {
+		return c.Source
+	}
+	return s.src
+}
+
+// claimStore is a claim's store, watched like the service's own: a failure
+// to reach it makes the service not ready. A refusal because the claim was
+// lost (EConflict) is an answer, not a failure.
+type claimStore struct {
+	redeliver.Store
+	w *storeWatch
+}
+
+func (c *claimStore) note(err error) error {
+	if redeliver.ErrorCode(err) == redeliver.EConflict {
+		c.w.note(nil)
+		return err
+	}
+	return c.w.note(err)
+}
+
+func (c *claimStore) Checkpoint(ctx context.Context, key string) (redeliver.Checkpoint, bool, error) {
+	cp, ok, err := c.Store.Checkpoint(ctx, key)
+	return cp, ok, c.note(err)
+}
+
+func (c *claimStore) SetCheckpoint(ctx context.Context, key string, cp redeliver.Checkpoint) error {
+	return c.note(c.Store.SetCheckpoint(ctx, key, cp))
+}
+
+func (c *claimStore) Entries(ctx context.Context, key string) ([]redeliver.LedgerEntry, error) {
+	es, err := c.Store.Entries(ctx, key)
+	return es, c.note(err)
+}
+
+func (c *claimStore) Put(ctx context.Context, key string, entries ...redeliver.LedgerEntry) error {
+	return c.note(c.Store.Put(ctx, key, entries...))
+}
+
+func (c *claimStore) Prune(ctx context.Context, key string, before time.Time) (int, error) {
+	n, err := c.Store.Prune(ctx, key, before)
+	return n, c.note(err)
 }
 
 // updateReady refreshes the ready gauge; s.mu is held.

@@ -15,6 +15,7 @@ import (
 	"github.com/redeliver/redeliver"
 	"github.com/redeliver/redeliver/config"
 	"github.com/redeliver/redeliver/githubapi"
+	"github.com/redeliver/redeliver/postgres"
 	"github.com/redeliver/redeliver/serve"
 	"github.com/redeliver/redeliver/statuspage"
 )
@@ -33,6 +34,7 @@ type serveOptions struct {
 	perHour                  int
 	concurrency              int
 	lockWait                 time.Duration
+	leaseTTL                 time.Duration
 	logFormat                string
 	logLevel                 string
 	perMinuteSet, perHourSet bool
@@ -81,6 +83,7 @@ It takes run's flags, --config file and the docs scripts' environment.`,
 	fs.IntVar(&o.perHour, "per-hour", 500, "redeliveries in any hour at most (GitHub allows 500 content-creating requests an hour)")
 	fs.IntVar(&o.concurrency, "concurrency", 1, "redelivery requests in flight per target (GitHub's advice is 1)")
 	fs.DurationVar(&o.lockWait, "lock-wait", time.Minute, "how long to wait for a run holding the state")
+	fs.DurationVar(&o.leaseTTL, "lease-ttl", postgres.DefaultTTL, "with a PostgreSQL state: how long a replica keeps a target without renewing its lease (renewed every third of it); a dead replica's targets move after it")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "least important log level shown: debug, info, warn or error")
 	return cmd
@@ -112,6 +115,8 @@ func checkServeOptions(o *serveOptions) (slog.Level, error) {
 		return level, redeliver.Errorf(redeliver.EInvalid, "--concurrency %d: want 1 to 100 (GitHub allows 100 concurrent requests)", o.concurrency)
 	case o.lockWait < 0:
 		return level, redeliver.Errorf(redeliver.EInvalid, "--lock-wait %s: must not be negative", o.lockWait)
+	case o.leaseTTL < minLeaseTTL || o.leaseTTL > time.Hour:
+		return level, redeliver.Errorf(redeliver.EInvalid, "--lease-ttl %s: want %s to 1h", o.leaseTTL, minLeaseTTL)
 	}
 	sch := schedule(o)
 	if err := sch.Validate(); err != nil {
@@ -204,11 +209,20 @@ func runServe(ctx context.Context, io *streams, o *serveOptions) error {
 	}
 	store, flush := st.Store, st.Flush
 	defer store.Close()
-	unlock, err := lockStore(ctx, io, store, o.lockWait)
-	if err != nil {
-		return err
+	// On PostgreSQL the replicas share the targets by leases; any other
+	// state is this process's alone for its whole life.
+	pg, shared := store.(*postgres.Store)
+	var replicas *replicaSet
+	if shared {
+		replicas = newReplicaSet(pg, o.leaseTTL, gh, gh, log)
+		replicas.setTargets(targets)
+	} else {
+		unlock, err := lockStore(ctx, io, store, o.lockWait)
+		if err != nil {
+			return err
+		}
+		defer unlock()
 	}
-	defer unlock()
 	alerter, err := o.alerts.alerter(gh, store, log)
 	if err != nil {
 		return err
@@ -228,6 +242,9 @@ func runServe(ctx context.Context, io *streams, o *serveOptions) error {
 	}
 	if token != "" {
 		cfg.ProtectMetrics = pageHandler.Protect
+	}
+	if replicas != nil {
+		cfg.Claim = replicas.claim
 	}
 	if alerter != nil {
 		// On the target's own goroutine, after its poll: alerts follow the
@@ -254,6 +271,23 @@ func runServe(ctx context.Context, io *streams, o *serveOptions) error {
 	page.setService(svc)
 	svc.Handle("/", pageHandler)
 
+	if replicas != nil {
+		// The first beat before the first poll: a replica starts with
+		// its share leased, not with every target skipped.
+		beaten := make(chan struct{})
+		beating := make(chan struct{})
+		go func() {
+			defer close(beating)
+			replicas.run(runCtx, beaten)
+		}()
+		defer func() { cancel(); <-beating }()
+		select {
+		case <-beaten:
+		case <-runCtx.Done():
+		}
+		log.Info("replica of a shared state", "replica", replicas.id, "lease_ttl", o.leaseTTL)
+	}
+
 	// SIGHUP: read the config again and swap the targets; the rest of the
 	// settings (API, credentials, state) stay as started.
 	hup := make(chan os.Signal, 1)
@@ -271,7 +305,7 @@ func runServe(ctx context.Context, io *streams, o *serveOptions) error {
 					log.Error("saving the state", "error", err)
 				}
 			case <-hup:
-				reloadTargets(runCtx, io, o, s, gh, svc, page, log)
+				reloadTargets(runCtx, io, o, s, gh, svc, page, replicas, log)
 			}
 		}
 	}()
@@ -286,6 +320,10 @@ func runServe(ctx context.Context, io *streams, o *serveOptions) error {
 	}
 	return nil
 }
+
+// minLeaseTTL is the shortest --lease-ttl: a lease is renewed every third
+// of it, and each renewal is a round trip to the database.
+const minLeaseTTL = 500 * time.Millisecond
 
 // errServiceStopped is a service stopped by SIGTERM or SIGINT: a clean
 // stop, exit code 0 (a batch run stopped by a signal exits 130 or 143).
@@ -310,7 +348,7 @@ func serveTargets(ctx context.Context, gh *githubapi.Client, s *config.Settings)
 
 // reloadTargets applies the config file as it is now; a bad one is
 // logged and changes nothing.
-func reloadTargets(ctx context.Context, io *streams, o *serveOptions, started *config.Settings, gh *githubapi.Client, svc *serve.Service, page *servePage, log *slog.Logger) {
+func reloadTargets(ctx context.Context, io *streams, o *serveOptions, started *config.Settings, gh *githubapi.Client, svc *serve.Service, page *servePage, replicas *replicaSet, log *slog.Logger) {
 	s, err := config.Resolve(o.flags, io.getenv, nil)
 	if err == nil && (s.APIURL != started.APIURL || s.State != started.State) {
 		log.Warn("SIGHUP: the API location and the state are kept as started; restart to change them")
@@ -327,6 +365,9 @@ func reloadTargets(ctx context.Context, io *streams, o *serveOptions, started *c
 		return
 	}
 	page.setTargets(targets)
+	if replicas != nil {
+		replicas.setTargets(targets)
+	}
 	log.Info("SIGHUP: config reloaded", "targets", len(targets))
 }
 

@@ -135,6 +135,8 @@ func TestServeBadFlags(t *testing.T) {
 		{[]string{"--log-level", "loud"}, `--log-level "loud"`},
 		{[]string{"--workers", "0"}, "--workers 0"},
 		{[]string{"--poll-min", "1m", "--poll-interval", "10s"}, "--poll-min 1m0s"},
+		{[]string{"--lease-ttl", "100ms"}, "--lease-ttl 100ms: want 500ms to 1h"},
+		{[]string{"--lease-ttl", "2h"}, "--lease-ttl 2h0m0s"},
 	} {
 		r := w.run(w.serveArgs(c.args...)...)
 		if r.code != exitInvalid || !strings.Contains(r.stderr, c.want) {

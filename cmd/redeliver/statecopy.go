@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -148,7 +149,9 @@ func runStateCopy(ctx context.Context, io *streams, o *stateCopyOptions) error {
 	if err != nil {
 		return err
 	}
-	var checkpoints, entries int
+	srcMarks, _ := src.(alertMarks)
+	dstMarks, _ := dst.(alertMarks)
+	var checkpoints, entries, marks int
 	for _, k := range keys {
 		es, err := src.Entries(ctx, k)
 		if err != nil {
@@ -170,12 +173,24 @@ func runStateCopy(ctx context.Context, io *streams, o *stateCopyOptions) error {
 			checkpoints++
 		}
 		entries += len(es)
+		// What alerts already told goes too: the copy must not tell it
+		// again.
+		if srcMarks != nil && dstMarks != nil {
+			m, err := srcMarks.AlertMarks(ctx, k)
+			if err != nil {
+				return err
+			}
+			if err := dstMarks.SetAlertMarks(ctx, k, time.Now(), m); err != nil {
+				return copyStopped(to, err)
+			}
+			marks += len(m)
+		}
 	}
 	if err := verifyCopy(ctx, src, dst, keys); err != nil {
 		return err
 	}
-	fmt.Fprintf(io.out, "copied %d targets (%d checkpoints, %d ledger entries) from %s to %s\n",
-		len(keys), checkpoints, entries, from.name(), to.name())
+	fmt.Fprintf(io.out, "copied %d targets (%d checkpoints, %d ledger entries, %d alert marks) from %s to %s\n",
+		len(keys), checkpoints, entries, marks, from.name(), to.name())
 	return nil
 }
 
@@ -205,8 +220,27 @@ func verifyCopy(ctx context.Context, src, dst redeliver.Store, keys []string) er
 		if !slices.Equal(a, b) || oka != okb || ca != cb {
 			return redeliver.Errorf(redeliver.EInternal, "the copy does not read back the same for target %s", k)
 		}
+		sm, _ := src.(alertMarks)
+		dm, _ := dst.(alertMarks)
+		if sm != nil && dm != nil {
+			ma, err1 := sm.AlertMarks(ctx, k)
+			mb, err2 := dm.AlertMarks(ctx, k)
+			if err := errors.Join(err1, err2); err != nil {
+				return err
+			}
+			if !maps.Equal(ma, mb) {
+				return redeliver.Errorf(redeliver.EInternal, "the copy does not read back the same alert marks for target %s", k)
+			}
+		}
 	}
 	return nil
+}
+
+// alertMarks is a store that keeps what alerts told (both SQLite and
+// PostgreSQL do).
+type alertMarks interface {
+	AlertMarks(ctx context.Context, key string) (map[string]string, error)
+	SetAlertMarks(ctx context.Context, key string, at time.Time, marks map[string]string) error
 }
 
 // sameState reports whether two specs name the same state, as far as can

@@ -42,6 +42,13 @@ func fill(t *testing.T, st redeliver.Store) {
 			t.Fatal(err)
 		}
 	}
+	// What alerts told, when the store keeps it (both kinds do).
+	if m, ok := st.(alertMarks); ok {
+		at := time.Date(2026, 1, 2, 4, 0, 0, 0, time.UTC)
+		if err := m.SetAlertMarks(ctx, "org/acme/hooks/1", at, map[string]string{"g-1": "exhausted", "coverage": "gap:2026-01-01"}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // dump is everything a state holds, for comparing two.
@@ -60,6 +67,13 @@ func dump(t *testing.T, st redeliver.Store) string {
 			t.Fatal(err, err2)
 		}
 		fmt.Fprintf(&b, "%s %v %v %+v\n", k, ok, cp, es)
+		if m, isM := st.(alertMarks); isM {
+			marks, err := m.AlertMarks(ctx, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&b, "  alert marks %v\n", marks)
+		}
 	}
 	return b.String()
 }
@@ -90,7 +104,7 @@ func TestStateCopyBothWays(t *testing.T) {
 	wantCode(t, r, 0)
 	noPassword(t, r)
 	redacted := postgres.Redact(pg)
-	if wantOut := "copied 2 targets (1 checkpoints, 3 ledger entries) from " + file + " to " + redacted; !strings.Contains(r.stdout, wantOut) {
+	if wantOut := "copied 2 targets (1 checkpoints, 3 ledger entries, 2 alert marks) from " + file + " to " + redacted; !strings.Contains(r.stdout, wantOut) {
 		t.Errorf("want %q:\n%s", wantOut, r)
 	}
 	st, err := postgres.Open(context.Background(), pg, postgres.Options{ReadOnly: true})
