@@ -124,7 +124,7 @@ func fullCases() []benchCase {
 	// The memory target's largest window: 100,000 pages. redeliver alone,
 	// as the script would take hours just to list it.
 	cs = append(cs, benchCase{Regime: ghes, Attempts: 10_000_000, Ratio: 0.01, Target: targetMemory,
-		NoScript: true, ToolLimit: 20 * time.Minute})
+		NoScript: true, ToolLimit: 30 * time.Minute})
 	for _, n := range []int{2000, 20_000} {
 		for _, r := range ratios {
 			c := benchCase{Regime: ghes, Attempts: n, Ratio: r, Latency: 50 * time.Millisecond}
