@@ -8,6 +8,13 @@ import (
 	"time"
 )
 
+// heldObservation is a guid whose redeliveries were listed and whose
+// original was not yet, with its ledger entry as the run found it.
+type heldObservation struct {
+	o    Observation
+	prev *LedgerEntry
+}
+
 // crawlResult is what the listing gave.
 type crawlResult struct {
 	cutoff     time.Time // the oldest delivered_at examined
@@ -22,13 +29,16 @@ type crawlResult struct {
 
 // crawl lists newest first until the page that reaches the cutoff, and
 // hands each guid that failed or that the ledger knows to decide as soon as
-// its observation is complete. Newest first, a guid's redeliveries come
-// before its original delivery, so the original completes it; a guid whose
-// original is older than the cutoff is complete when the listing ends. Only
-// guids with redeliveries are held meanwhile, so memory does not grow with
-// the number of failed events (decide passes them on to the store).
-func (r *Runner) crawl(ctx context.Context, t Target, cp Checkpoint, hasCP bool, known func(guid string) bool,
-	decide func(o *Observation, now time.Time) error, rep *Report) (*crawlResult, error) {
+// its observation is complete, with its ledger entry (nil if none). Newest
+// first, a guid's redeliveries come before its original delivery, so the
+// original completes it; a guid whose original is older than the cutoff is
+// complete when the listing ends. Only guids with redeliveries are held
+// meanwhile, so memory does not grow with the number of failed events
+// (decide passes them on to the store). The ledger is asked about each
+// page's guids at once (lookup), never read whole.
+func (r *Runner) crawl(ctx context.Context, t Target, cp Checkpoint, hasCP bool,
+	lookup func(guids []string) (map[string]*LedgerEntry, error),
+	decide func(o *Observation, prev *LedgerEntry, now time.Time) error, rep *Report) (*crawlResult, error) {
 	p := r.Policy
 	res := &crawlResult{}
 	// The run's start: the first page, or earlier when the caller knows
@@ -45,7 +55,7 @@ func (r *Runner) crawl(ctx context.Context, t Target, cp Checkpoint, hasCP bool,
 	// open holds the guids whose redeliveries were listed and whose
 	// original was not yet; fine, as 16-byte keys, those a redelivery
 	// delivered fine, so their older attempts are recognised and skipped.
-	open := make(map[string]*Observation)
+	open := make(map[string]*heldObservation)
 	fine := make(map[guidKey]struct{})
 	names := make(map[string]string) // event and action names, interned
 	intern := func(s string) string {
@@ -56,18 +66,19 @@ func (r *Runner) crawl(ctx context.Context, t Target, cp Checkpoint, hasCP bool,
 		return s
 	}
 	var failed error // the first error decide returned
-	finish := func(o *Observation) {
+	finish := func(o *Observation, prev *LedgerEntry) {
 		if failed == nil {
-			failed = decide(o, first)
+			failed = decide(o, prev, first)
 		}
 	}
-	l, err := List(ctx, r.Source, t, cutoff, func(a Attempt) {
+	// take folds one attempt in; known is the page's ledger entries.
+	take := func(a Attempt, known map[string]*LedgerEntry) {
 		rep.Attempts++
-		if o := open[a.GUID]; o != nil {
-			o.Add(a)
+		if h := open[a.GUID]; h != nil {
+			h.o.Add(a)
 			if !a.Redelivery {
 				delete(open, a.GUID)
-				finish(o)
+				finish(&h.o, h.prev)
 			}
 			return
 		}
@@ -76,7 +87,8 @@ func (r *Runner) crawl(ctx context.Context, t Target, cp Checkpoint, hasCP bool,
 				return // an older attempt of an event a redelivery delivered
 			}
 		}
-		if a.Succeeded() && !known(a.GUID) {
+		prev := known[a.GUID]
+		if a.Succeeded() && prev == nil {
 			rep.Events++
 			if a.Redelivery {
 				fine[keyOf(a.GUID)] = struct{}{}
@@ -86,14 +98,39 @@ func (r *Runner) crawl(ctx context.Context, t Target, cp Checkpoint, hasCP bool,
 		}
 		rep.Events++
 		a.Event, a.Action = intern(a.Event), intern(a.Action)
-		o := &Observation{}
-		o.Add(a)
 		if a.Redelivery {
-			open[a.GUID] = o
+			h := &heldObservation{prev: prev}
+			h.o.Add(a)
+			open[a.GUID] = h
 			return
 		}
-		finish(o)
-	}, func(pages int) error {
+		o := &Observation{}
+		o.Add(a)
+		finish(o, prev)
+	}
+	// A page's attempts wait in batch until the ledger has been asked
+	// about their guids, all at once.
+	var batch []Attempt
+	var guids []string
+	l, err := List(ctx, r.Source, t, cutoff, func(a Attempt) { batch = append(batch, a) }, func(pages int) error {
+		guids = guids[:0]
+		for _, a := range batch {
+			if open[a.GUID] == nil {
+				guids = append(guids, a.GUID)
+			}
+		}
+		var known map[string]*LedgerEntry
+		if len(guids) > 0 && failed == nil {
+			var err error
+			if known, err = lookup(guids); err != nil {
+				return fmt.Errorf("reading the ledger: %w", err)
+			}
+		}
+		for _, a := range batch {
+			take(a, known)
+		}
+		clear(batch)
+		batch = batch[:0]
 		r.progress(Progress{Target: rep.Target, Pages: pages, Attempts: rep.Attempts})
 		if failed != nil {
 			return failed
@@ -121,13 +158,13 @@ func (r *Runner) crawl(ctx context.Context, t Target, cp Checkpoint, hasCP bool,
 	}
 	// Guids whose original is older than the cutoff are complete now, in
 	// a stable order so reports are reproducible.
-	rest := make([]*Observation, 0, len(open))
-	for _, o := range open {
-		rest = append(rest, o)
+	rest := make([]*heldObservation, 0, len(open))
+	for _, h := range open {
+		rest = append(rest, h)
 	}
-	slices.SortFunc(rest, func(a, b *Observation) int { return strings.Compare(a.GUID, b.GUID) })
-	for _, o := range rest {
-		if err := decide(o, l.LastTime); err != nil {
+	slices.SortFunc(rest, func(a, b *heldObservation) int { return strings.Compare(a.o.GUID, b.o.GUID) })
+	for _, h := range rest {
+		if err := decide(&h.o, h.prev, l.LastTime); err != nil {
 			return nil, err
 		}
 	}

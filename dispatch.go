@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sync"
 	"time"
 )
@@ -64,6 +65,11 @@ type dispatcher struct {
 	rep   *Report
 	total int // redeliveries planned
 
+	// writes records intents and outcomes, several workers' in one
+	// transaction: one durable commit per request pair was the run's
+	// bottleneck at hundreds of thousands of redeliveries.
+	writes *groupWriter
+
 	mu        sync.Mutex
 	stopped   bool
 	fatal     error
@@ -85,7 +91,8 @@ func newDispatcher(r *Runner, t Target, clock *serverClock, rep *Report, total i
 		pacer = NewPacer(1)
 	}
 	return &dispatcher{r: r, t: t, key: t.Key(), log: r.log().With("target", t.Key()),
-		pacer: pacer, clock: clock, rep: rep, total: total, nextProbe: firstProbe}
+		pacer: pacer, clock: clock, rep: rep, total: total, nextProbe: firstProbe,
+		writes: &groupWriter{st: r.Store, key: t.Key()}}
 }
 
 // run sends the queue's first total entries with the Runner's concurrency
@@ -139,7 +146,7 @@ func (d *dispatcher) send(ctx context.Context, e LedgerEntry) {
 		d.mu.Unlock()
 		return
 	}
-	at, err := d.r.redeliverOne(ctx, d.t, &e, d.clock)
+	at, err := d.r.redeliverOne(ctx, d.t, &e, d.clock, d.writes.put)
 	switch {
 	case errors.Is(err, errStore):
 		d.stop(stopStore, err)
@@ -264,12 +271,13 @@ func (d *dispatcher) probe(ctx context.Context, sent []sentRequest) (again bool)
 	return true
 }
 
-// redeliverOne records the intent, asks GitHub, and records the outcome.
-func (r *Runner) redeliverOne(ctx context.Context, t Target, e *LedgerEntry, clock *serverClock) (time.Time, error) {
-	key := t.Key()
+// redeliverOne records the intent, asks GitHub, and records the outcome;
+// put writes one entry durably.
+func (r *Runner) redeliverOne(ctx context.Context, t Target, e *LedgerEntry, clock *serverClock,
+	put func(context.Context, LedgerEntry) error) (time.Time, error) {
 	e.IntentAt = clock.Now()
 	e.Updated = e.IntentAt
-	if err := r.Store.Put(ctx, key, *e); err != nil {
+	if err := put(ctx, *e); err != nil {
 		return time.Time{}, fmt.Errorf("%w: recording the intent to redeliver %s: %w", errStore, e.GUID, err)
 	}
 	at, err := r.Redeliverer.Redeliver(ctx, t, e.AttemptID)
@@ -294,7 +302,7 @@ func (r *Runner) redeliverOne(ctx context.Context, t Target, e *LedgerEntry, clo
 	e.Updated = clock.Now()
 	// The outcome write uses a fresh context: a deadline that just ended
 	// must not leave an accepted request unrecorded.
-	if perr := r.Store.Put(context.WithoutCancel(ctx), key, *e); perr != nil {
+	if perr := put(context.WithoutCancel(ctx), *e); perr != nil {
 		return at, fmt.Errorf("%w: recording the outcome of redelivering %s: %w", errStore, e.GUID, perr)
 	}
 	return at, err
@@ -310,4 +318,65 @@ func (s State) verdict() Verdict {
 		return VerdictPending
 	}
 	return VerdictRedeliver
+}
+
+// groupWriter writes the entries that workers hand it concurrently in one
+// transaction (group commit): each put returns once its entry is durable,
+// as a Put of its own would, and the first caller to find the writer idle
+// commits for everyone waiting until nobody is.
+type groupWriter struct {
+	st  Store
+	key string
+
+	mu      sync.Mutex
+	busy    bool
+	pending []LedgerEntry
+	waiters []chan error
+}
+
+// maxGroup bounds one transaction.
+const maxGroup = 256
+
+func (w *groupWriter) put(ctx context.Context, e LedgerEntry) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	w.mu.Lock()
+	w.pending = append(w.pending, e)
+	w.waiters = append(w.waiters, done)
+	lead := !w.busy
+	w.busy = true
+	w.mu.Unlock()
+	if lead {
+		w.commit(ctx)
+	}
+	return <-done
+}
+
+// commit writes one group of what is pending, its leader's entry among
+// them, and hands what came meanwhile to a new leader, so no worker stays
+// behind committing for the others. The context is the leader's, less its
+// cancellation: an outcome must be recorded even when a deadline just
+// ended the run.
+func (w *groupWriter) commit(ctx context.Context) {
+	ctx = context.WithoutCancel(ctx)
+	w.mu.Lock()
+	n := min(len(w.pending), maxGroup)
+	batch := slices.Clone(w.pending[:n])
+	waiters := slices.Clone(w.waiters[:n])
+	w.pending = append(w.pending[:0], w.pending[n:]...)
+	w.waiters = append(w.waiters[:0], w.waiters[n:]...)
+	w.mu.Unlock()
+	err := w.st.Put(ctx, w.key, batch...)
+	w.mu.Lock()
+	if len(w.pending) > 0 {
+		go w.commit(ctx)
+	} else {
+		w.busy = false
+	}
+	w.mu.Unlock()
+	for _, c := range waiters {
+		c <- err
+	}
 }

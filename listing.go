@@ -3,6 +3,7 @@ package redeliver
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"time"
 )
 
@@ -32,9 +33,12 @@ type Listing struct {
 func List(ctx context.Context, src Source, t Target, cutoff func(first Page) time.Time, each func(Attempt), page func(pages int) error) (Listing, error) {
 	var l Listing
 	cursor := ""
-	// Cursors are short strings and a listing is at most tens of thousands
-	// of pages: remembering them all costs little.
-	seen := map[string]struct{}{"": {}}
+	// The cursors given so far, as 64-bit hashes: a listing of 10,000,000
+	// attempts has 100,000 pages, and their cursors as strings were the
+	// largest thing a run kept. A false match needs a hash collision
+	// among them (odds about 1 in 10^9).
+	seed := maphash.MakeSeed()
+	seen := map[uint64]struct{}{maphash.String(seed, ""): {}}
 	for {
 		pg, err := src.ListAttempts(ctx, t, cursor)
 		if err != nil {
@@ -72,11 +76,12 @@ func List(ctx context.Context, src Source, t Target, cutoff func(first Page) tim
 			l.Stopped = "GitHub returned the same page cursor twice; listing stopped"
 			return l, nil
 		}
-		if _, again := seen[pg.Next]; again {
+		h := maphash.String(seed, pg.Next)
+		if _, again := seen[h]; again {
 			l.Stopped = fmt.Sprintf("GitHub's page links loop back to an earlier page after page %d; listing stopped", l.Pages)
 			return l, Errorf(EInternal, "listing deliveries of %s: the page links loop back to an earlier page after page %d (cursor seen before)", t, l.Pages)
 		}
-		seen[pg.Next] = struct{}{}
+		seen[h] = struct{}{}
 		cursor = pg.Next
 	}
 }

@@ -1206,10 +1206,16 @@ func (specStore) Checkpoint(context.Context, string) (Checkpoint, bool, error) {
 }
 func (specStore) SetCheckpoint(context.Context, string, Checkpoint) error { return nil }
 func (specStore) Entries(context.Context, string) ([]LedgerEntry, error)  { return nil, nil }
-func (specStore) Put(context.Context, string, ...LedgerEntry) error       { return nil }
-func (specStore) Prune(context.Context, string, time.Time) (int, error)   { return 0, nil }
-func (specStore) Targets(context.Context) ([]string, error)               { return nil, nil }
-func (specStore) Close() error                                            { return nil }
+func (specStore) Lookup(context.Context, string, []string) ([]LedgerEntry, error) {
+	return nil, nil
+}
+func (specStore) OpenEntries(context.Context, string, string, int) ([]LedgerEntry, error) {
+	return nil, nil
+}
+func (specStore) Put(context.Context, string, ...LedgerEntry) error     { return nil }
+func (specStore) Prune(context.Context, string, time.Time) (int, error) { return 0, nil }
+func (specStore) Targets(context.Context) ([]string, error)             { return nil, nil }
+func (specStore) Close() error                                          { return nil }
 
 // orderItem is one decision given to Order.
 type orderItem struct {

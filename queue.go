@@ -42,8 +42,10 @@ func fairer(a, b LedgerEntry) int {
 }
 
 // DefaultSpillAt is how many due guids a run keeps in memory before it
-// moves them to a spill queue: a few MiB.
-const DefaultSpillAt = 20_000
+// moves them to a spill queue: under a MiB. More would only make the
+// heap's peak higher, as the collector lets the heap grow to twice what is
+// live; the disk queue costs little beside the requests it holds.
+const DefaultSpillAt = 2000
 
 // memQueue keeps the queue in memory, and moves it into a spill queue made
 // by spill once it holds more than spillAt guids.
@@ -101,9 +103,11 @@ func (q *memQueue) Push(entries ...LedgerEntry) error {
 	if err != nil {
 		return err
 	}
-	if err := disk.Push(q.entries...); err != nil {
-		disk.Close()
-		return err
+	for es := range slices.Chunk(q.entries, spillBatch) {
+		if err := disk.Push(es...); err != nil {
+			disk.Close()
+			return err
+		}
 	}
 	q.disk, q.entries, q.index = disk, nil, nil
 	return nil

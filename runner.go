@@ -1,9 +1,11 @@
 package redeliver
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -111,23 +113,35 @@ func (r *Runner) run(ctx context.Context, t Target, rep *Report) error {
 	if err != nil {
 		return fmt.Errorf("reading the checkpoint: %w", err)
 	}
-	stored, err := r.Store.Entries(ctx, key)
+	// The ledger is never read whole: the guids open at the start, as
+	// 16-byte keys, tell which open entries the listing did not show; each
+	// page's guids are looked up as it comes.
+	openAtStart, err := openKeys(ctx, r.Store, key)
 	if err != nil {
 		return fmt.Errorf("reading the ledger: %w", err)
 	}
-	ledger := make(map[string]*LedgerEntry, len(stored))
-	for i := range stored {
-		ledger[stored[i].GUID] = &stored[i]
-	}
+	shown := make([]bool, len(openAtStart))
 
 	queue := newMemQueue(r.SpillAt, r.Spill)
 	defer queue.Close()
-	pl := &planning{r: r, rep: rep, key: key, queue: queue, seen: map[string]bool{}}
-	crawl, err := r.crawl(ctx, t, cp, hasCP, func(g string) bool { return ledger[g] != nil },
-		func(o *Observation, now time.Time) error {
-			prev := ledger[o.GUID]
+	pl := &planning{r: r, rep: rep, key: key, queue: queue}
+	lookup := func(guids []string) (map[string]*LedgerEntry, error) {
+		es, err := r.Store.Lookup(ctx, key, guids)
+		if err != nil || len(es) == 0 {
+			return nil, err
+		}
+		m := make(map[string]*LedgerEntry, len(es))
+		for i := range es {
+			m[es[i].GUID] = &es[i]
+		}
+		return m, nil
+	}
+	crawl, err := r.crawl(ctx, t, cp, hasCP, lookup,
+		func(o *Observation, prev *LedgerEntry, now time.Time) error {
 			if prev != nil {
-				pl.seen[o.GUID] = true
+				if i, ok := openAtStart.find(o.GUID); ok {
+					shown[i] = true
+				}
 			}
 			if o.Succeeded && prev == nil {
 				return nil // delivered fine; nothing to remember
@@ -139,20 +153,23 @@ func (r *Runner) run(ctx context.Context, t Target, rep *Report) error {
 	}
 	now := crawl.serverTime
 	// Open ledger entries the listing did not show fell behind the
-	// checkpoint while waiting: the ledger carries them.
-	for _, e := range stored {
-		if !pl.seen[e.GUID] && e.State.Open() {
-			if err := pl.take(ctx, Decide(nil, &e, p, now), &e); err != nil {
-				return err
-			}
+	// checkpoint while waiting: the ledger carries them. Those this run
+	// wrote are not among the keys taken at its start, and are skipped.
+	err = eachOpen(ctx, r.Store, key, func(e *LedgerEntry) error {
+		if i, ok := openAtStart.find(e.GUID); !ok || shown[i] {
+			return nil
 		}
+		return pl.take(ctx, Decide(nil, e, p, now), e)
+	})
+	if err != nil {
+		return err
 	}
 	// Remember every failed guid before asking for anything: a crash from
 	// here on loses nothing, the ledger carries them forward.
 	if err := pl.flush(ctx); err != nil {
 		return err
 	}
-	stored, ledger, pl.seen = nil, nil, nil
+	openAtStart, shown = nil, nil
 
 	toSend := queue.Len()
 	if p.MaxRedeliveries > 0 {
@@ -206,6 +223,50 @@ func (r *Runner) run(ctx context.Context, t Target, rep *Report) error {
 	return nil
 }
 
+// openBatch is how many open ledger entries one read takes.
+const openBatch = 1000
+
+// eachOpen calls fn with each open ledger entry of the target, reading
+// them in batches.
+func eachOpen(ctx context.Context, st Store, key string, fn func(*LedgerEntry) error) error {
+	after := ""
+	for {
+		es, err := st.OpenEntries(ctx, key, after, openBatch)
+		if err != nil {
+			return fmt.Errorf("reading the ledger: %w", err)
+		}
+		for i := range es {
+			if err := fn(&es[i]); err != nil {
+				return err
+			}
+		}
+		if len(es) < openBatch {
+			return nil
+		}
+		after = es[len(es)-1].GUID
+	}
+}
+
+// guidKeys is a sorted set of guids as 16-byte keys.
+type guidKeys []guidKey
+
+// openKeys is the set of the target's open ledger guids.
+func openKeys(ctx context.Context, st Store, key string) (guidKeys, error) {
+	var ks guidKeys
+	err := eachOpen(ctx, st, key, func(e *LedgerEntry) error {
+		ks = append(ks, keyOf(e.GUID))
+		return nil
+	})
+	slices.SortFunc(ks, func(a, b guidKey) int { return bytes.Compare(a[:], b[:]) })
+	return ks, err
+}
+
+// find returns the index of guid's key, if the set holds it.
+func (ks guidKeys) find(guid string) (int, bool) {
+	k := keyOf(guid)
+	return slices.BinarySearchFunc(ks, k, func(a, b guidKey) int { return bytes.Compare(a[:], b[:]) })
+}
+
 // planning takes the Planner's decisions one guid at a time: it counts
 // them into the report, writes the entries to remember in batches, and
 // queues the redeliveries due.
@@ -214,7 +275,6 @@ type planning struct {
 	rep   *Report
 	key   string
 	queue Queue
-	seen  map[string]bool // ledger guids the listing showed
 	saves []LedgerEntry
 }
 

@@ -2,6 +2,8 @@ package redeliver
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -37,4 +39,51 @@ type Store interface {
 	Targets(ctx context.Context) ([]string, error)
 	// Close releases the store.
 	Close() error
+
+	LedgerLookup
+}
+
+// LedgerLookup reads a target's ledger a part at a time, so that a run's
+// memory does not grow with the ledger: a run asks for the guids of each
+// page it lists, then walks the open entries in batches.
+type LedgerLookup interface {
+	// Lookup returns the target's entries among guids, in guid order;
+	// guids the ledger does not hold are left out.
+	Lookup(ctx context.Context, key string, guids []string) ([]LedgerEntry, error)
+	// OpenEntries returns up to limit open entries (failed or pending) of
+	// the target whose guid sorts after after, in the store's own guid
+	// order: the last guid of one batch, passed as after, gives the next.
+	OpenEntries(ctx context.Context, key, after string, limit int) ([]LedgerEntry, error)
+}
+
+// LookupIn answers LedgerLookup's Lookup from a whole ledger, for stores
+// that hold theirs in memory.
+func LookupIn(entries []LedgerEntry, guids []string) []LedgerEntry {
+	want := make(map[string]bool, len(guids))
+	for _, g := range guids {
+		want[g] = true
+	}
+	var out []LedgerEntry
+	for _, e := range entries {
+		if want[e.GUID] {
+			out = append(out, e)
+		}
+	}
+	slices.SortFunc(out, func(a, b LedgerEntry) int { return strings.Compare(a.GUID, b.GUID) })
+	return out
+}
+
+// OpenIn answers LedgerLookup's OpenEntries from a whole ledger.
+func OpenIn(entries []LedgerEntry, after string, limit int) []LedgerEntry {
+	var out []LedgerEntry
+	for _, e := range entries {
+		if e.State.Open() && e.GUID > after {
+			out = append(out, e)
+		}
+	}
+	slices.SortFunc(out, func(a, b LedgerEntry) int { return strings.Compare(a.GUID, b.GUID) })
+	if limit >= 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out
 }

@@ -402,6 +402,26 @@ func (s *Store) Entries(ctx context.Context, key string) ([]redeliver.LedgerEntr
 	return es, nil
 }
 
+// Lookup returns the entries among guids: the ledger is a variable of at
+// most a few thousand entries, held in memory anyway.
+func (s *Store) Lookup(ctx context.Context, key string, guids []string) ([]redeliver.LedgerEntry, error) {
+	es, err := s.Entries(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return redeliver.LookupIn(es, guids), nil
+}
+
+// OpenEntries returns up to limit open entries after the guid after, in
+// guid order.
+func (s *Store) OpenEntries(ctx context.Context, key, after string, limit int) ([]redeliver.LedgerEntry, error) {
+	es, err := s.Entries(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return redeliver.OpenIn(es, after, limit), nil
+}
+
 // Put inserts or replaces entries by guid in memory. Unlike the interface's
 // general promise, they survive a crash only once written: Put writes the
 // ledger variable itself when more than FlushInterval passed since the last

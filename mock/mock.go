@@ -48,6 +48,8 @@ type Store struct {
 	CheckpointFn    func(ctx context.Context, key string) (redeliver.Checkpoint, bool, error)
 	SetCheckpointFn func(ctx context.Context, key string, cp redeliver.Checkpoint) error
 	EntriesFn       func(ctx context.Context, key string) ([]redeliver.LedgerEntry, error)
+	LookupFn        func(ctx context.Context, key string, guids []string) ([]redeliver.LedgerEntry, error)
+	OpenEntriesFn   func(ctx context.Context, key, after string, limit int) ([]redeliver.LedgerEntry, error)
 	PutFn           func(ctx context.Context, key string, entries ...redeliver.LedgerEntry) error
 	PruneFn         func(ctx context.Context, key string, before time.Time) (int, error)
 }
@@ -74,6 +76,38 @@ func (s *Store) Entries(ctx context.Context, key string) ([]redeliver.LedgerEntr
 		return s.EntriesFn(ctx, key)
 	}
 	return s.Store.Entries(ctx, key)
+}
+
+// Lookup calls LookupFn, or answers from EntriesFn when only that is set,
+// or calls the wrapped Store.
+func (s *Store) Lookup(ctx context.Context, key string, guids []string) ([]redeliver.LedgerEntry, error) {
+	switch {
+	case s.LookupFn != nil:
+		return s.LookupFn(ctx, key, guids)
+	case s.EntriesFn != nil:
+		es, err := s.EntriesFn(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		return redeliver.LookupIn(es, guids), nil
+	}
+	return s.Store.Lookup(ctx, key, guids)
+}
+
+// OpenEntries calls OpenEntriesFn, or answers from EntriesFn when only
+// that is set, or calls the wrapped Store.
+func (s *Store) OpenEntries(ctx context.Context, key, after string, limit int) ([]redeliver.LedgerEntry, error) {
+	switch {
+	case s.OpenEntriesFn != nil:
+		return s.OpenEntriesFn(ctx, key, after, limit)
+	case s.EntriesFn != nil:
+		es, err := s.EntriesFn(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		return redeliver.OpenIn(es, after, limit), nil
+	}
+	return s.Store.OpenEntries(ctx, key, after, limit)
 }
 
 // Put calls PutFn or the wrapped Store.

@@ -247,6 +247,16 @@ func (f *Fenced) Entries(ctx context.Context, key string) ([]redeliver.LedgerEnt
 	return f.s.Entries(ctx, key)
 }
 
+// Lookup returns the target's entries among guids.
+func (f *Fenced) Lookup(ctx context.Context, key string, guids []string) ([]redeliver.LedgerEntry, error) {
+	return f.s.Lookup(ctx, key, guids)
+}
+
+// OpenEntries returns a batch of the target's open entries.
+func (f *Fenced) OpenEntries(ctx context.Context, key, after string, limit int) ([]redeliver.LedgerEntry, error) {
+	return f.s.OpenEntries(ctx, key, after, limit)
+}
+
 // Put writes entries if the lease still holds.
 func (f *Fenced) Put(ctx context.Context, key string, entries ...redeliver.LedgerEntry) error {
 	return f.s.put(ctx, f.l, key, entries)

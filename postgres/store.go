@@ -79,9 +79,30 @@ const ledgerColumns = `guid, event, action, first_seen, attempt_id, attempt_at, 
 // Entries returns the target's ledger entries, ordered by guid. A row with
 // an unknown state is an EInvalid error naming the target and the guid.
 func (s *Store) Entries(ctx context.Context, key string) ([]redeliver.LedgerEntry, error) {
+	return s.query(ctx, key, `SELECT `+ledgerColumns+` FROM `+s.table("redeliver_ledger")+` WHERE target_key = $1 ORDER BY guid COLLATE "C"`, key)
+}
+
+// Lookup returns the target's entries among guids, in guid order.
+func (s *Store) Lookup(ctx context.Context, key string, guids []string) ([]redeliver.LedgerEntry, error) {
+	if len(guids) == 0 {
+		return nil, nil
+	}
+	return s.query(ctx, key, `SELECT `+ledgerColumns+` FROM `+s.table("redeliver_ledger")+
+		` WHERE target_key = $1 AND guid = ANY($2) ORDER BY guid COLLATE "C"`, key, guids)
+}
+
+// OpenEntries returns up to limit open entries after the guid after, in
+// the primary key's order, so that each batch is an index range.
+func (s *Store) OpenEntries(ctx context.Context, key, after string, limit int) ([]redeliver.LedgerEntry, error) {
+	return s.query(ctx, key, `SELECT `+ledgerColumns+` FROM `+s.table("redeliver_ledger")+
+		` WHERE target_key = $1 AND guid > $2 AND state IN ('failed', 'pending') ORDER BY guid LIMIT $3`, key, after, limit)
+}
+
+// query reads ledger rows.
+func (s *Store) query(ctx context.Context, key, sql string, args ...any) ([]redeliver.LedgerEntry, error) {
 	var entries []redeliver.LedgerEntry
 	err := s.with(ctx, func(q querier) error {
-		rows, err := q.Query(ctx, `SELECT `+ledgerColumns+` FROM `+s.table("redeliver_ledger")+` WHERE target_key = $1 ORDER BY guid COLLATE "C"`, key)
+		rows, err := q.Query(ctx, sql, args...)
 		if err != nil {
 			return s.dbErr(err)
 		}

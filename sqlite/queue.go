@@ -42,7 +42,10 @@ func NewQueue(dir string) (*Queue, error) {
 		requested INTEGER NOT NULL,
 		last_request INTEGER,
 		first_seen INTEGER,
-		entry BLOB NOT NULL)`); err != nil {
+		entry BLOB NOT NULL);
+		-- Each walks this index: sorting the whole backlog when the
+		-- requests begin would hold them up, and use the sorter's memory.
+		CREATE INDEX queue_order ON queue (forced, requested, last_request, first_seen, guid)`); err != nil {
 		db.Close()
 		return nil, redeliver.Wrap(redeliver.EInternal, err, "making the redelivery queue")
 	}

@@ -26,6 +26,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -383,7 +384,47 @@ const ledgerColumns = `guid, event, action, first_seen, attempt_id, attempt_at, 
 // Entries returns the target's ledger entries, ordered by guid. A row with
 // an unknown state is an EInvalid error naming the target and the guid.
 func (s *Store) Entries(ctx context.Context, key string) ([]redeliver.LedgerEntry, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+ledgerColumns+` FROM ledger WHERE target_key = ? ORDER BY guid`, key)
+	return s.query(ctx, key, `SELECT `+ledgerColumns+` FROM ledger WHERE target_key = ? ORDER BY guid`, key)
+}
+
+// lookupBatch is how many guids one Lookup query asks for: well under
+// SQLite's limit on a statement's parameters (32766).
+const lookupBatch = 500
+
+// Lookup returns the target's entries among guids, in guid order.
+func (s *Store) Lookup(ctx context.Context, key string, guids []string) ([]redeliver.LedgerEntry, error) {
+	var out []redeliver.LedgerEntry
+	for len(guids) > 0 {
+		n := min(len(guids), lookupBatch)
+		args := make([]any, 0, n+1)
+		args = append(args, key)
+		for _, g := range guids[:n] {
+			args = append(args, g)
+		}
+		es, err := s.query(ctx, key, `SELECT `+ledgerColumns+` FROM ledger WHERE target_key = ? AND guid IN (?`+
+			strings.Repeat(", ?", n-1)+`) ORDER BY guid`, args...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, es...)
+		guids = guids[n:]
+	}
+	if len(out) > 1 {
+		slices.SortFunc(out, func(a, b redeliver.LedgerEntry) int { return strings.Compare(a.GUID, b.GUID) })
+	}
+	return out, nil
+}
+
+// OpenEntries returns up to limit open entries after the guid after, in
+// guid order.
+func (s *Store) OpenEntries(ctx context.Context, key, after string, limit int) ([]redeliver.LedgerEntry, error) {
+	return s.query(ctx, key, `SELECT `+ledgerColumns+` FROM ledger WHERE target_key = ? AND guid > ?
+		AND state IN ('failed', 'pending') ORDER BY guid LIMIT ?`, key, after, limit)
+}
+
+// query reads ledger rows.
+func (s *Store) query(ctx context.Context, key, q string, args ...any) ([]redeliver.LedgerEntry, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fileError(s.path, err)
 	}

@@ -33,6 +33,7 @@ func Run(t *testing.T, newState NewState) {
 		{"NormalizesToUTC", NormalizesToUTC},
 		{"PutRejects", PutRejects},
 		{"Upsert", Upsert},
+		{"Lookup", Lookup},
 		{"ConcurrentUse", ConcurrentUse},
 		{"Prune", Prune},
 		{"Checkpoint", Checkpoint},
@@ -633,4 +634,90 @@ func MarksPrune(t *testing.T, newState NewMarkState) {
 	if got := marks(t, s, "b"); !maps.Equal(got, all) {
 		t.Errorf("Prune of a changed b's marks: %v", got)
 	}
+}
+
+// Lookup: Lookup returns exactly the target's entries among the guids
+// asked for, in guid order, whatever their number (more than one query's
+// worth of parameters included); OpenEntries walks every open entry once,
+// in batches, each batch continuing after the last guid of the one before.
+func Lookup(t *testing.T, newState NewState) {
+	ctx := context.Background()
+	s := one(t, newState)
+	const key, other = "org/acme/hooks/1", "org/acme/hooks/2"
+	var all []redeliver.LedgerEntry
+	states := []redeliver.State{redeliver.StateFailed, redeliver.StatePending, redeliver.StateRecovered,
+		redeliver.StateExhausted, redeliver.StateExpired}
+	for i := range 1500 {
+		e := Entry(fmt.Sprintf("guid-%04d", i))
+		e.State = states[i%len(states)]
+		all = append(all, e)
+	}
+	if err := s.Put(ctx, key, all...); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, other, Entry("guid-0001"), Entry("elsewhere")); err != nil {
+		t.Fatal(err)
+	}
+
+	var ask []string
+	var want []redeliver.LedgerEntry
+	for i := 1400; i >= 0; i -= 2 { // out of order, more than 500
+		ask = append(ask, all[i].GUID, fmt.Sprintf("missing-%d", i))
+	}
+	ask = append(ask, "elsewhere")
+	for i := 0; i <= 1400; i += 2 {
+		want = append(want, all[i])
+	}
+	got, err := s.Lookup(ctx, key, ask)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Lookup: got %d entries, want %d (first got %+v)", len(got), len(want), first(got))
+	}
+	if got, err := s.Lookup(ctx, key, nil); err != nil || len(got) != 0 {
+		t.Errorf("Lookup of no guids = %d entries, %v", len(got), err)
+	}
+	if got, err := s.Lookup(ctx, "org/acme/hooks/9", ask); err != nil || len(got) != 0 {
+		t.Errorf("Lookup on an unknown target = %d entries, %v", len(got), err)
+	}
+
+	seen := map[string]int{}
+	after, batches := "", 0
+	for {
+		es, err := s.OpenEntries(ctx, key, after, 128)
+		if err != nil {
+			t.Fatal(err)
+		}
+		batches++
+		for _, e := range es {
+			if !e.State.Open() {
+				t.Fatalf("OpenEntries returned %s in state %s", e.GUID, e.State)
+			}
+			seen[e.GUID]++
+		}
+		if len(es) < 128 {
+			break
+		}
+		after = es[len(es)-1].GUID
+	}
+	open := 0
+	for _, e := range all {
+		if e.State.Open() {
+			open++
+			if seen[e.GUID] != 1 {
+				t.Errorf("OpenEntries returned %s %d times", e.GUID, seen[e.GUID])
+			}
+		}
+	}
+	if len(seen) != open || batches < open/128 {
+		t.Errorf("OpenEntries walked %d guids in %d batches, want %d", len(seen), batches, open)
+	}
+}
+
+func first(es []redeliver.LedgerEntry) any {
+	if len(es) == 0 {
+		return nil
+	}
+	return es[0]
 }

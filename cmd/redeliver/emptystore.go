@@ -21,6 +21,12 @@ func (emptyStore) SetCheckpoint(context.Context, string, redeliver.Checkpoint) e
 	return redeliver.Errorf(redeliver.EInternal, "read-only state")
 }
 func (emptyStore) Entries(context.Context, string) ([]redeliver.LedgerEntry, error) { return nil, nil }
+func (emptyStore) Lookup(context.Context, string, []string) ([]redeliver.LedgerEntry, error) {
+	return nil, nil
+}
+func (emptyStore) OpenEntries(context.Context, string, string, int) ([]redeliver.LedgerEntry, error) {
+	return nil, nil
+}
 func (emptyStore) Put(context.Context, string, ...redeliver.LedgerEntry) error {
 	return redeliver.Errorf(redeliver.EInternal, "read-only state")
 }

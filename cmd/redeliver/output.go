@@ -36,6 +36,8 @@ type runResult struct {
 	// alertProblems counts the Problems that are alerts not sent: listed,
 	// but never a reason to exit non-zero.
 	alertProblems int
+	// items holds every item of the reports, for --report.
+	items *itemSpool
 }
 
 type totals struct {
@@ -347,6 +349,17 @@ func mdEscape(s string) string {
 
 // writeReportFile writes the JSON report to a file (--report).
 func writeReportFile(path string, r *runResult) error {
+	if r.items != nil {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			return err
+		}
+		if err := r.items.write(f, r); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err

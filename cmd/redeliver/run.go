@@ -383,6 +383,15 @@ func (sess *runSession) run(ctx context.Context) *runResult {
 		defer cancel()
 	}
 	res := sess.result()
+	if o.report != "" {
+		// Every item goes to the report file; the reports in memory keep
+		// the first ones (Runner.MaxItems).
+		if sp, err := newItemSpool(); err == nil {
+			res.items = sp
+		} else {
+			res.Problems = append(res.Problems, "--report lists the first items only: "+err.Error())
+		}
+	}
 	for _, err := range sess.targetErrs {
 		res.add(&redeliver.Report{Error: err.Error(), ErrorCode: redeliver.ErrorCode(err)})
 	}
@@ -419,7 +428,13 @@ func (sess *runSession) run(ctx context.Context) *runResult {
 			Concurrency: o.concurrency, DryRun: o.dryRun, Probe: !o.noProbe, Logger: sess.log,
 			OnProgress: bar.update, Spill: spillQueue, Start: start,
 		}
+		if res.items != nil {
+			r.OnItem = res.items.add
+		}
 		rep, _ := r.Run(runCtx, t.Target)
+		if res.items != nil {
+			res.items.end(rep)
+		}
 		bar.done()
 		if !o.dryRun {
 			probs := checkAlerts(ctx, sess.alerter, sess.st, rep)
@@ -465,6 +480,9 @@ func (o *runOptions) failed(err error) *runResult {
 // A run that could not start (err) still gets its JSON report, with the
 // error; its text form is the error message alone.
 func (o *runOptions) finish(ctx context.Context, res *runResult, err error) error {
+	if res.items != nil {
+		defer res.items.close()
+	}
 	res.ExitCode = res.exitCode()
 	if err != nil {
 		res.ExitCode = exitCode(err)
