@@ -131,6 +131,16 @@ func (d *dispatcher) run(ctx context.Context, q Queue) error {
 
 // send redelivers one guid, or defers it once the run has stopped.
 func (d *dispatcher) send(ctx context.Context, e LedgerEntry) {
+	if h, ok := d.r.Redeliverer.(Holder); ok && !d.isStopped() {
+		if err := h.Held(d.t); err != nil {
+			d.mu.Lock()
+			d.rep.Deferred++
+			d.r.addItem(d.rep, item(e, VerdictDeferred, err))
+			d.mu.Unlock()
+			d.stop(stopRateLimited, nil)
+			return
+		}
+	}
 	if !d.isStopped() && ctx.Err() == nil {
 		if err := d.pacer.Wait(ctx); err != nil {
 			d.stop(stopDeadline, nil)

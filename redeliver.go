@@ -142,6 +142,17 @@ type Redeliverer interface {
 	Redeliver(ctx context.Context, t Target, attemptID int64) (time.Time, error)
 }
 
+// Holder is a Redeliverer that can hold a target's redeliveries before any
+// is paced or recorded: serve holds them while the receiver is seen
+// failing, and a held redelivery must spend neither a place in GitHub's
+// rate windows nor a write to the store. Held returns nil to let the next
+// redelivery go on to Redeliver, which may still hold it; an error holds
+// the rest of the run's redeliveries for the next one (its code says why,
+// ERateLimited for "later").
+type Holder interface {
+	Held(t Target) error
+}
+
 // HookLister lists the hooks of an organization or repository, so a target
 // can be given as "every hook of acme" or "the hook whose URL is …".
 type HookLister interface {

@@ -238,3 +238,56 @@ func TestRunnerStopReasonIsACode(t *testing.T) {
 		t.Fatalf("stop reason %q, deferred %d; want rate_limited and all 6 left", rep.StopReason, rep.Deferred)
 	}
 }
+
+// holding is a Redeliverer that holds every redelivery before it is paced.
+type holding struct {
+	redeliver.Redeliverer
+	asked int
+}
+
+func (h *holding) Held(t redeliver.Target) error {
+	h.asked++
+	return redeliver.Errorf(redeliver.ERateLimited, "held: the receiver is failing")
+}
+
+// Redeliver holds too, as serve's gate does.
+func (h *holding) Redeliver(context.Context, redeliver.Target, int64) (time.Time, error) {
+	return time.Time{}, h.Held(redeliver.Target{})
+}
+
+// A held redelivery spends neither a store write nor a place in the pacer's
+// windows: serve holds a failing receiver's redeliveries, and writes or
+// window places spent on them would delay the real ones once it is back.
+func TestRunnerHoldsBeforePacingOrRecording(t *testing.T) {
+	f := newFixture(t, ghfake.Options{}, false)
+	seedFailed(f, 3, t0.Add(-time.Hour))
+	puts := 0
+	st := &mock.Store{Store: f.store, PutFn: func(ctx context.Context, key string, es ...redeliver.LedgerEntry) error {
+		for _, e := range es {
+			if !e.IntentAt.IsZero() {
+				puts++
+			}
+		}
+		return f.store.Put(ctx, key, es...)
+	}}
+	h := &holding{Redeliverer: f.client}
+	pacer := redeliver.NewPacer(1, redeliver.Window{Limit: 1, Length: time.Hour})
+	r := &redeliver.Runner{Source: f.client, Redeliverer: h, Store: st, Policy: redeliver.DefaultPolicy(),
+		Pacer: pacer, Concurrency: 1}
+	rep, err := r.Run(context.Background(), f.target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.asked == 0 || puts != 0 || len(f.gh.Redeliveries()) != 0 {
+		t.Fatalf("asked %d, intents written %d, redeliveries %d: want held before any intent", h.asked, puts, len(f.gh.Redeliveries()))
+	}
+	if rep.Deferred != 3 {
+		t.Errorf("deferred %d, want 3", rep.Deferred)
+	}
+	// The window of one an hour is untouched: a request may go at once.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := pacer.Wait(ctx); err != nil {
+		t.Errorf("the pacer's window was spent by held redeliveries: %v", err)
+	}
+}

@@ -338,33 +338,21 @@ type gate struct {
 	r redeliver.Redeliverer
 }
 
+// Held holds the target's redeliveries before the engine paces or records
+// them, as Redeliver would, without letting a probe through: a held
+// redelivery must not take a place in GitHub's windows.
+func (g *gate) Held(t redeliver.Target) error {
+	g.s.mu.Lock()
+	defer g.s.mu.Unlock()
+	return g.holdLocked(t, 0, false)
+}
+
 func (g *gate) Redeliver(ctx context.Context, t redeliver.Target, attemptID int64) (time.Time, error) {
 	s, w := g.s, g.w
 	s.mu.Lock()
-	if s.stopping {
+	if err := g.holdLocked(t, attemptID, true); err != nil {
 		s.mu.Unlock()
-		return time.Time{}, errStopping
-	}
-	if w.health == HealthDown && s.canPing(w) {
-		// Pings tell when the receiver is back: no event's attempt is spent.
-		w.held = true
-		s.mu.Unlock()
-		return time.Time{}, errHeld(t)
-	}
-	if w.health == HealthDown {
-		now := s.clock.Now()
-		since := w.evidenceAt
-		if w.lastProbe.After(since) {
-			since = w.lastProbe
-		}
-		if w.probed || now.Sub(since) < w.probeEvery {
-			w.held = true
-			s.mu.Unlock()
-			return time.Time{}, errHeld(t)
-		}
-		w.probed, w.lastProbe = true, now
-		s.log.Info("probing the failing receiver with one redelivery", "target", w.key, "attempt_id", attemptID, "next_probe_after", w.probeEvery)
-		w.probeEvery = min(w.probeEvery*2, s.cfg.Schedule.ProbeMax)
+		return time.Time{}, err
 	}
 	s.mu.Unlock()
 	at, err := g.r.Redeliver(ctx, t, attemptID)
@@ -372,6 +360,38 @@ func (g *gate) Redeliver(ctx context.Context, t redeliver.Target, attemptID int6
 		s.m.redelivered.WithLabelValues(w.key).Inc()
 	}
 	return at, err
+}
+
+// holdLocked says whether the next redelivery is held; s.mu is held. With
+// send, a probe it lets through is counted as sent.
+func (g *gate) holdLocked(t redeliver.Target, attemptID int64, send bool) error {
+	s, w := g.s, g.w
+	if s.stopping {
+		return errStopping
+	}
+	if w.health != HealthDown {
+		return nil
+	}
+	if s.canPing(w) {
+		// Pings tell when the receiver is back: no event's attempt is spent.
+		w.held = true
+		return errHeld(t)
+	}
+	now := s.clock.Now()
+	since := w.evidenceAt
+	if w.lastProbe.After(since) {
+		since = w.lastProbe
+	}
+	if w.probed || now.Sub(since) < w.probeEvery {
+		w.held = true
+		return errHeld(t)
+	}
+	if send {
+		w.probed, w.lastProbe = true, now
+		s.log.Info("probing the failing receiver with one redelivery", "target", w.key, "attempt_id", attemptID, "next_probe_after", w.probeEvery)
+		w.probeEvery = min(w.probeEvery*2, s.cfg.Schedule.ProbeMax)
+	}
+	return nil
 }
 
 // Observe counts one answer from GitHub: for the metrics, the credential's
