@@ -159,3 +159,33 @@ func TestRunParallelAuthStops(t *testing.T) {
 		}
 	}
 }
+
+// TestRunParallelTimeout: --timeout over several targets at once leaves
+// what is not done for the next run, reported as such (exit 4), and the
+// next run does it, never twice. The targets share one pace.
+func TestRunParallelTimeout(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, ghfake.Options{})
+	var hooks []int64
+	var want []string
+	for i := range 3 {
+		h := w.srv.AddOrgHook("acme", ghfake.HookConfig{URL: downURL, Secret: "s"})
+		hooks = append(hooks, h)
+		want = append(want, w.failed(h, fmt.Sprintf("t%d", i), 3, w.ago(time.Hour), time.Minute)...)
+	}
+	config := parallelConfig(t, w, "timeout.yaml", hooks)
+	flags := []string{"run", "--config", config, "--parallel", "3", "--no-probe"}
+	// One a second, shared, for 2 seconds: the third would be late.
+	r := w.run(append(flags, "--rate", "1", "--timeout", "2s", "--output", "json")...)
+	wantCode(t, r, exitIncomplete)
+	res := decodeResult(t, r.stdout)
+	if sent := len(w.srv.Redeliveries()); sent != 2 || res.Totals.Redelivered != 2 || res.Totals.Deferred != 7 {
+		t.Errorf("--timeout 2s at 1/s over 3 targets: %d sent, totals %+v; want 2 redelivered and 7 deferred", sent, res.Totals)
+	}
+	if len(res.Targets) != 3 {
+		t.Fatalf("%d targets reported, want 3", len(res.Targets))
+	}
+	w.clock.Advance(16 * time.Minute)
+	wantCode(t, w.run(append(flags, "--rate", "0")...), 0)
+	wantRedeliveredOnce(t, w.redeliveries(), want)
+}
