@@ -67,6 +67,8 @@ type benchCase struct {
 	Scale float64
 	// Postgres puts the state on PostgreSQL (see postgres.go).
 	Postgres bool
+	// Hooks, above 1, is a config of that many hooks (manyhooks.go).
+	Hooks int
 }
 
 // Name is the case's stable identifier, e.g. "ghes/50ms/20k/10%".
@@ -80,6 +82,9 @@ func (c benchCase) Name() string {
 	}
 	if c.Postgres {
 		n += "/postgres"
+	}
+	if c.Hooks > 1 {
+		n += fmt.Sprintf("/%dhooks", c.Hooks)
 	}
 	return n
 }
@@ -183,6 +188,7 @@ func fullCases() []benchCase {
 	cs = append(cs, benchCase{Regime: dotcom, Attempts: 3000, Ratio: 0.50, Target: targetEnvelope, Scale: 60, NoScript: true,
 		ToolLimit: 5 * time.Minute})
 	cs = append(cs, postgresCases()...)
+	cs = append(cs, manyHooksCase())
 	return cs
 }
 

@@ -285,6 +285,9 @@ type sample struct {
 
 // runCase runs both programs on the case.
 func (b *bench) runCase(ctx context.Context, c benchCase) *caseResult {
+	if c.Hooks > 1 {
+		return b.runManyHooks(ctx, c)
+	}
 	t0 := time.Now().Truncate(time.Second)
 	cr := &caseResult{Name: c.Name(), Regime: c.Regime, Attempts: c.Attempts, Ratio: c.Ratio,
 		Latency: c.Latency.Milliseconds(), Target: c.Target, Pages: pages(c.Attempts)}

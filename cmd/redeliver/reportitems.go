@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/redeliver/redeliver"
 )
@@ -19,9 +20,10 @@ type itemSpool struct {
 	f     *os.File
 	w     *bufio.Writer
 	at    int64                          // bytes written
-	start int64                          // where the current target's items begin
+	start int64                          // where the next target's items begin
 	spans map[*redeliver.Report][2]int64 // each target's items in f
 	err   error                          // the first write error
+	mu    sync.Mutex                     // targets worked on at once end at once
 	_     struct{}                       // not comparable
 }
 
@@ -33,28 +35,6 @@ func newItemSpool() (*itemSpool, error) {
 	}
 	os.Remove(f.Name()) // the open file is enough; nothing is left behind
 	return &itemSpool{f: f, w: bufio.NewWriter(f), spans: map[*redeliver.Report][2]int64{}}, nil
-}
-
-// add writes one item of the current target (Runner.OnItem).
-func (s *itemSpool) add(it redeliver.Item) {
-	if s.err != nil {
-		return
-	}
-	b, err := json.Marshal(it)
-	if err != nil {
-		s.err = err
-		return
-	}
-	b = append(b, '\n')
-	n, err := s.w.Write(b)
-	s.at += int64(n)
-	s.err = err
-}
-
-// end closes the current target's items: they belong to rep.
-func (s *itemSpool) end(rep *redeliver.Report) {
-	s.spans[rep] = [2]int64{s.start, s.at}
-	s.start = s.at
 }
 
 func (s *itemSpool) close() error { return s.f.Close() }
@@ -122,4 +102,68 @@ func (s *itemSpool) copyItems(w *bufio.Writer, span [2]int64) error {
 		w.Write(sc.Bytes())
 	}
 	return sc.Err()
+}
+
+// target starts the items of one target. Targets worked on at once each
+// write to their own unlinked file, copied into the spool in one piece
+// when the target ends, so each target's items stay together.
+func (s *itemSpool) target() *targetItems {
+	ti := &targetItems{s: s}
+	if f, err := os.CreateTemp("", "redeliver-items-*.jsonl"); err != nil {
+		ti.err = err
+	} else {
+		os.Remove(f.Name())
+		ti.f, ti.w = f, bufio.NewWriter(f)
+	}
+	return ti
+}
+
+// targetItems are one target's items while it runs (Runner.OnItem).
+type targetItems struct {
+	s   *itemSpool
+	f   *os.File
+	w   *bufio.Writer
+	err error
+}
+
+func (t *targetItems) add(it redeliver.Item) {
+	if t.err != nil {
+		return
+	}
+	b, err := json.Marshal(it)
+	if err != nil {
+		t.err = err
+		return
+	}
+	_, t.err = t.w.Write(append(b, '\n'))
+}
+
+// end copies the target's items into the spool: they belong to rep. A
+// report that holds every item needs none of them from the spool.
+func (t *targetItems) end(rep *redeliver.Report) {
+	s := t.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t.f != nil {
+		defer t.f.Close()
+	}
+	if rep.ItemsOmitted == 0 {
+		return
+	}
+	if t.err == nil {
+		t.err = t.w.Flush()
+	}
+	if t.err == nil {
+		_, t.err = t.f.Seek(0, io.SeekStart)
+	}
+	if t.err == nil {
+		var n int64
+		n, t.err = io.Copy(s.w, t.f)
+		s.at += n
+	}
+	if t.err != nil && s.err == nil {
+		s.err = t.err
+	}
+	s.spans[rep] = [2]int64{s.start, s.at}
+	s.start = s.at
 }

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -44,6 +46,10 @@ type runOptions struct {
 	// applies, and remembers it per API host (see newPacer).
 	learn       bool
 	concurrency int
+	// parallel is how many targets are worked on at once; parallelSet:
+	// given on the command line (else chosen by instance, see parallelism).
+	parallel    int
+	parallelSet bool
 	timeout     time.Duration
 	lockWait    time.Duration
 	noProbe     bool
@@ -71,6 +77,7 @@ LAST_REDELIVERY_VARIABLE_NAME, WORKFLOW_REPO_OWNER/WORKFLOW_REPO_NAME).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.perMinuteSet, o.perHourSet = cmd.Flags().Changed("per-minute"), cmd.Flags().Changed("per-hour")
+			o.parallelSet = cmd.Flags().Changed("parallel")
 			return runRun(cmd.Context(), o)
 		},
 	}
@@ -87,6 +94,7 @@ LAST_REDELIVERY_VARIABLE_NAME, WORKFLOW_REPO_OWNER/WORKFLOW_REPO_NAME).`,
 	fs.IntVar(&o.perMinute, "per-minute", 80, "redeliveries in any minute at most (0: no limit; GitHub allows 80 content-creating requests a minute; unset, kept to once GitHub shows it counts redeliveries)")
 	fs.IntVar(&o.perHour, "per-hour", 500, "redeliveries in any hour at most (0: no limit; GitHub allows 500 content-creating requests an hour; unset, kept to once GitHub shows it counts redeliveries)")
 	fs.IntVar(&o.concurrency, "concurrency", 1, "redelivery requests in flight at once (GitHub's advice is 1)")
+	fs.IntVar(&o.parallel, "parallel", 0, fmt.Sprintf("targets worked on at once, 1 to %d (default: 1 where GitHub enforces rate limits, as it asks for requests one at a time; %d on GHES with rate limiting off)", maxParallel, parallelLimitsOff))
 	fs.DurationVar(&o.timeout, "timeout", 0, "stop asking after this long; what is left waits for the next run (0: no limit)")
 	fs.DurationVar(&o.lockWait, "lock-wait", time.Minute, "how long to wait for another run holding the state")
 	fs.BoolVar(&o.noProbe, "no-probe", false, "do not check during long runs whether the receiver takes the redeliveries")
@@ -108,6 +116,8 @@ func (o *runOptions) check() error {
 		return redeliver.Errorf(redeliver.EInvalid, "--per-hour %d: must not be negative", o.perHour)
 	case o.concurrency < 1 || o.concurrency > 100:
 		return redeliver.Errorf(redeliver.EInvalid, "--concurrency %d: want 1 to 100 (GitHub allows 100 concurrent requests)", o.concurrency)
+	case o.parallelSet && (o.parallel < 1 || o.parallel > maxParallel):
+		return redeliver.Errorf(redeliver.EInvalid, "--parallel %d: want 1 to %d targets at once", o.parallel, maxParallel)
 	case o.timeout < 0:
 		return redeliver.Errorf(redeliver.EInvalid, "--timeout %s: must not be negative", o.timeout)
 	case o.lockWait < 0:
@@ -153,7 +163,9 @@ type runSession struct {
 	src   *peekedSource
 	pacer *redeliver.Pacer
 	// paceSaved is how many windows the state held for the API host.
-	paceSaved  int
+	paceSaved int
+	// limitsOff: GHES told the run it does not limit rates.
+	limitsOff  bool
 	st         *state
 	closers    []func() error
 	targets    []plannedTarget
@@ -210,11 +222,10 @@ func (o *runOptions) prepare(ctx context.Context) (_ *runSession, err error) {
 	if !o.dryRun && o.alerts.repo != "" && sess.gh.REST() == nil {
 		return nil, redeliver.Errorf(redeliver.EInvalid, "--alert-repo %s needs a token (GH_TOKEN, --token-file): GitHub App credentials alone cannot open issues", o.alerts.repo)
 	}
-	limitsOff := false
 	if s.GHES {
-		limitsOff, _ = sess.gh.RateLimitingOff(ctx) // told by the first answer's headers
+		sess.limitsOff, _ = sess.gh.RateLimitingOff(ctx) // told by the first answer's headers
 	}
-	sess.pacer = newPacer(o, limitsOff)
+	sess.pacer = newPacer(o, sess.limitsOff)
 	if sess.st == nil && slices.ContainsFunc(sess.targets, func(t plannedTarget) bool { return t.failed == nil }) {
 		if err := sess.open(ctx); err != nil {
 			return nil, err
@@ -409,46 +420,7 @@ func (sess *runSession) run(ctx context.Context) *runResult {
 			}
 		}
 	}
-	bar := newProgress(o.IO, o.output == "text")
-	var current string // the target being worked on, for the pacer's holds
-	if sess.pacer != nil {
-		sess.pacer.OnHold(func(wait time.Duration, w redeliver.Window) { bar.hold(current, wait, w) })
-	}
-	for _, t := range sess.targets {
-		if t.failed != nil {
-			res.add(t.failed)
-			if t.failed.ErrorCode == redeliver.EAuth {
-				break
-			}
-			continue
-		}
-		current = t.Target.Key()
-		r := &redeliver.Runner{
-			Source: sess.src, Redeliverer: sess.gh, Store: sess.st, Policy: t.Policy, Pacer: sess.pacer,
-			Concurrency: o.concurrency, DryRun: o.dryRun, Probe: !o.noProbe, Logger: sess.log,
-			OnProgress: bar.update, Spill: spillQueue, Start: start,
-		}
-		if res.items != nil {
-			r.OnItem = res.items.add
-		}
-		rep, _ := r.Run(runCtx, t.Target)
-		if res.items != nil {
-			res.items.end(rep)
-		}
-		bar.done()
-		if !o.dryRun {
-			probs := checkAlerts(ctx, sess.alerter, sess.st, rep)
-			res.Problems = append(res.Problems, probs...)
-			res.alertProblems += len(probs)
-		}
-		res.add(rep)
-		if runCtx.Err() != nil && ctx.Err() == nil {
-			res.timedOut(rep) // --timeout: the rest waits for the next run
-		}
-		if rep.ErrorCode == redeliver.EAuth {
-			break // the same credentials will fail for the others too
-		}
-	}
+	sess.each(ctx, runCtx, start, res)
 	if sess.st == nil {
 		return res // no target found: nothing was opened
 	}
@@ -460,6 +432,123 @@ func (sess *runSession) run(ctx context.Context) *runResult {
 	}
 	res.LedgerDropped = sess.st.Dropped()
 	return res
+}
+
+// maxParallel bounds --parallel: GitHub allows 100 concurrent requests.
+const maxParallel = 100
+
+// parallelLimitsOff is how many targets are worked on at once by default
+// where GHES does not limit rates: enough that a config of many small
+// hooks finishes within the time of its largest one.
+const parallelLimitsOff = 16
+
+// parallelism is how many targets are worked on at once. Where GitHub
+// enforces rate limits (github.com, GHES with limits on), it asks for
+// requests one at a time, not concurrently; the pacer spaces redeliveries
+// but not listings, so listing several hooks at once would break that
+// advice: the targets go one after another there unless --parallel says
+// otherwise (and warnPace warns). Where rate limiting is off, nothing
+// asks for serial requests and the targets share the time.
+func (sess *runSession) parallelism() int {
+	switch {
+	case sess.o.parallelSet:
+		return sess.o.parallel
+	case sess.limitsOff:
+		return parallelLimitsOff
+	}
+	return 1
+}
+
+// each works on every target, up to parallelism() at once, and adds their
+// reports to res in the targets' order. What the sequential pass did
+// holds: a refused credential stops the targets not yet begun; with
+// --timeout over, the rest still run (at once, to report what they leave
+// for the next run); each target's alerts are checked when it ends.
+func (sess *runSession) each(ctx, runCtx context.Context, start time.Time, res *runResult) {
+	o := sess.o
+	live := 0
+	for _, t := range sess.targets {
+		if t.failed == nil {
+			live++
+		}
+	}
+	n := min(sess.parallelism(), max(live, 1))
+	bar := newTargetsProgress(o.IO, o.output == "text", n > 1, live)
+	defer bar.finish()
+	if sess.pacer != nil {
+		sess.pacer.OnHold(bar.hold)
+	}
+	reps := make([]*redeliver.Report, len(sess.targets))
+	cut := make([]bool, len(sess.targets))
+	probs := make([][]string, len(sess.targets))
+	var (
+		wg       sync.WaitGroup
+		authStop atomic.Bool
+		alertMu  sync.Mutex // alerts open issues: one target at a time
+	)
+	sem := make(chan struct{}, n)
+	reached := len(sess.targets) // targets from here on were not begun
+	for i, t := range sess.targets {
+		if t.failed != nil {
+			if t.failed.ErrorCode == redeliver.EAuth {
+				reached = i + 1
+				break
+			}
+			continue
+		}
+		sem <- struct{}{}
+		if authStop.Load() {
+			<-sem
+			reached = i
+			break // the same credentials will fail for the others too
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			key := t.Target.Key()
+			r := &redeliver.Runner{
+				Source: sess.src, Redeliverer: sess.gh, Store: sess.st, Policy: t.Policy, Pacer: sess.pacer,
+				Concurrency: o.concurrency, DryRun: o.dryRun, Probe: !o.noProbe, Logger: sess.log,
+				OnProgress: bar.update, Spill: spillQueue, Start: start,
+			}
+			var items *targetItems
+			if res.items != nil {
+				items = res.items.target()
+				r.OnItem = items.add
+			}
+			bar.begin(key)
+			rep, _ := r.Run(runCtx, t.Target)
+			if items != nil {
+				items.end(rep)
+			}
+			bar.done(key)
+			if !o.dryRun {
+				alertMu.Lock()
+				probs[i] = checkAlerts(ctx, sess.alerter, sess.st, rep)
+				alertMu.Unlock()
+			}
+			reps[i] = rep
+			// --timeout: the rest waits for the next run.
+			cut[i] = runCtx.Err() != nil && ctx.Err() == nil
+			if rep.ErrorCode == redeliver.EAuth {
+				authStop.Store(true)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, t := range sess.targets[:reached] {
+		if t.failed != nil {
+			res.add(t.failed)
+			continue
+		}
+		res.Problems = append(res.Problems, probs[i]...)
+		res.alertProblems += len(probs[i])
+		res.add(reps[i])
+		if cut[i] {
+			res.timedOut(reps[i])
+		}
+	}
 }
 
 // result is an empty result of this run.
@@ -542,7 +631,8 @@ func warnPace(ctx context.Context, ios *streams, s *config.Settings, gh interfac
 }, o *runOptions) {
 	within := o.rate > 0 && o.rate <= 1 && o.concurrency == 1 &&
 		o.perMinute > 0 && o.perMinute <= 80 && o.perHour > 0 && o.perHour <= 500
-	if o.dryRun || within {
+	serial := !o.parallelSet || o.parallel == 1
+	if o.dryRun || (within && serial) {
 		return
 	}
 	if s.GHES {
@@ -550,7 +640,12 @@ func warnPace(ctx context.Context, ios *streams, s *config.Settings, gh interfac
 			return
 		}
 	}
-	fmt.Fprintln(ios.err, "warning: --rate, --per-minute, --per-hour or --concurrency exceed GitHub's advice and limits (one request at a time, 1 s apart, 80 a minute, 500 an hour) on an instance that enforces rate limits; secondary limits will slow the run down")
+	if !within {
+		fmt.Fprintln(ios.err, "warning: --rate, --per-minute, --per-hour or --concurrency exceed GitHub's advice and limits (one request at a time, 1 s apart, 80 a minute, 500 an hour) on an instance that enforces rate limits; secondary limits will slow the run down")
+	}
+	if !serial {
+		fmt.Fprintf(ios.err, "warning: --parallel %d lists several hooks at once, where GitHub asks for requests one at a time on an instance that enforces rate limits; secondary limits will slow the run down\n", o.parallel)
+	}
 }
 
 // newPacer paces redeliveries as the flags say. GitHub's per-minute and
