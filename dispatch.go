@@ -129,14 +129,19 @@ func (d *dispatcher) run(ctx context.Context, q Queue) error {
 	return d.fatal
 }
 
+// deferred counts e as left for the next run, with why (nil: the run stopped).
+func (d *dispatcher) deferred(e LedgerEntry, why error) {
+	d.mu.Lock()
+	d.rep.Deferred++
+	d.r.addItem(d.rep, item(e, VerdictDeferred, why))
+	d.mu.Unlock()
+}
+
 // send redelivers one guid, or defers it once the run has stopped.
 func (d *dispatcher) send(ctx context.Context, e LedgerEntry) {
 	if h, ok := d.r.Redeliverer.(Holder); ok && !d.isStopped() {
 		if err := h.Held(d.t); err != nil {
-			d.mu.Lock()
-			d.rep.Deferred++
-			d.r.addItem(d.rep, item(e, VerdictDeferred, err))
-			d.mu.Unlock()
+			d.deferred(e, err)
 			d.stop(stopRateLimited, nil)
 			return
 		}
@@ -150,10 +155,7 @@ func (d *dispatcher) send(ctx context.Context, e LedgerEntry) {
 		if ctx.Err() != nil {
 			d.stop(stopDeadline, nil)
 		}
-		d.mu.Lock()
-		d.rep.Deferred++
-		d.r.addItem(d.rep, item(e, VerdictDeferred, nil))
-		d.mu.Unlock()
+		d.deferred(e, nil)
 		return
 	}
 	at, err := d.r.redeliverOne(ctx, d.t, &e, d.clock, d.writes.put)
@@ -165,10 +167,7 @@ func (d *dispatcher) send(ctx context.Context, e LedgerEntry) {
 		d.stop(stopAuth, err)
 		return
 	case err != nil && (ErrorCode(err) == ERateLimited || ctx.Err() != nil):
-		d.mu.Lock()
-		d.rep.Deferred++
-		d.r.addItem(d.rep, item(e, VerdictDeferred, err))
-		d.mu.Unlock()
+		d.deferred(e, err)
 		d.stop(stopRateLimited, nil)
 		return
 	}
