@@ -142,6 +142,17 @@ func (s *Server) NotModified() map[string]int {
 	return maps.Clone(s.stats.notModified)
 }
 
+// TotalNotModified returns the 304 answers on every route.
+func (s *Server) TotalNotModified() int {
+	s.stats.mu.Lock()
+	defer s.stats.mu.Unlock()
+	n := 0
+	for _, v := range s.stats.notModified {
+		n += v
+	}
+	return n
+}
+
 // NotModifiedCount returns the 304 answers on one route pattern.
 func (s *Server) NotModifiedCount(route string) int {
 	s.stats.mu.Lock()

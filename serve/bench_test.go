@@ -19,9 +19,9 @@ func BenchmarkServeIdleHour(b *testing.B) {
 			w.send(h, 3)
 		}
 		w.start()
-		billed0, nm0 := w.billedAndNotModified()
+		billed0, nm0 := w.gh.TotalBilled(), w.gh.TotalNotModified()
 		w.advance(time.Hour)
-		billed, nm := w.billedAndNotModified()
+		billed, nm := w.gh.TotalBilled(), w.gh.TotalNotModified()
 		b.ReportMetric(float64(billed-billed0)/10, "billed/hook/h")
 		b.ReportMetric(float64(nm-nm0)/10, "304/hook/h")
 		w.stop()

@@ -304,14 +304,3 @@ func (w *world) hookIDs() []int64 {
 	}
 	return ids
 }
-
-// billedAndNotModified sums the emulator's billed requests and 304 answers.
-func (w *world) billedAndNotModified() (billed, notModified int) {
-	for _, n := range w.gh.Billed() {
-		billed += n
-	}
-	for _, n := range w.gh.NotModified() {
-		notModified += n
-	}
-	return billed, notModified
-}

@@ -224,7 +224,7 @@ func (s *sim) traffic(ctx context.Context, o Options, ids []int64, rcv map[int64
 	rng := rand.New(rand.NewPCG(o.Seed, 11))
 	outages := map[int64][]outage{}
 	start := s.fc.Now()
-	billed0, nm0 := s.billedAndNotModified()
+	billed0, nm0 := s.gh.TotalBilled(), s.gh.TotalNotModified()
 	failed := map[string]failure{}
 	sent := map[int64][]time.Time{} // every delivery per hook, for the docs model's pages
 	events := 0
@@ -263,7 +263,7 @@ func (s *sim) traffic(ctx context.Context, o Options, ids []int64, rcv map[int64
 	if err := s.advance(ctx, o.Schedule.Idle); err != nil {
 		return nil, err
 	}
-	billed, nm := s.billedAndNotModified()
+	billed, nm := s.gh.TotalBilled(), s.gh.TotalNotModified()
 	hours := s.fc.Since(start).Hours()
 
 	f := &Figures{Hooks: o.Hooks, Hours: o.Hours, Events: events, Failed: len(failed),
@@ -397,14 +397,4 @@ func (s *sim) advance(ctx context.Context, d time.Duration) error {
 			return err
 		}
 	}
-}
-
-func (s *sim) billedAndNotModified() (billed, notModified int) {
-	for _, n := range s.gh.Billed() {
-		billed += n
-	}
-	for _, n := range s.gh.NotModified() {
-		notModified += n
-	}
-	return billed, notModified
 }
