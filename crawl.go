@@ -25,6 +25,21 @@ type crawlResult struct {
 	// foreignOK counts redelivered events, delivered fine in the end, that
 	// this state never asked for.
 	foreignOK int
+	// newestSeen and newestFailed count the newest deliveries listed (up
+	// to receiverSample), originals and redeliveries alike: how the
+	// receiver fared most recently.
+	newestSeen, newestFailed int
+}
+
+// receiverSample is how many of the newest deliveries tell the receiver's
+// health: as many as the probe needs to judge.
+const receiverSample = 10
+
+// receiverUp says whether the newest deliveries listed show the receiver
+// taking them, by the probe's rule: it is down when 9 in 10 fail. Nothing
+// listed tells nothing.
+func (c *crawlResult) receiverUp() bool {
+	return c.newestSeen > 0 && c.newestFailed*10 < c.newestSeen*9
 }
 
 // crawl lists newest first until the page that reaches the cutoff, and
@@ -74,6 +89,12 @@ func (r *Runner) crawl(ctx context.Context, t Target, cp Checkpoint, hasCP bool,
 	// take folds one attempt in; known is the page's ledger entries.
 	take := func(a Attempt, known map[string]*LedgerEntry) {
 		rep.Attempts++
+		if res.newestSeen < receiverSample {
+			res.newestSeen++
+			if !a.Succeeded() {
+				res.newestFailed++
+			}
+		}
 		if h := open[a.GUID]; h != nil {
 			h.o.Add(a)
 			if !a.Redelivery {

@@ -74,7 +74,7 @@ type dispatcher struct {
 	stopped   bool
 	fatal     error
 	refusals  int           // consecutive refusals
-	nextProbe int           // accepted requests before the next probe
+	nextProbe int           // accepted requests before the next probe; MaxInt: none
 	recent    []sentRequest // the latest accepted requests, a ring
 	recentAt  int
 }
@@ -85,13 +85,19 @@ type sentRequest struct {
 	at   time.Time // GitHub's clock when accepted
 }
 
-func newDispatcher(r *Runner, t Target, clock *serverClock, rep *Report, total int) *dispatcher {
+// newDispatcher makes a dispatcher; probe says whether it checks the
+// receiver during the run.
+func newDispatcher(r *Runner, t Target, clock *serverClock, rep *Report, total int, probe bool) *dispatcher {
 	pacer := r.Pacer
 	if pacer == nil {
 		pacer = NewPacer(1)
 	}
+	next := firstProbe
+	if !probe {
+		next = math.MaxInt
+	}
 	return &dispatcher{r: r, t: t, key: t.Key(), log: r.log().With("target", t.Key()),
-		pacer: pacer, clock: clock, rep: rep, total: total, nextProbe: firstProbe,
+		pacer: pacer, clock: clock, rep: rep, total: total, nextProbe: next,
 		writes: &groupWriter{st: r.Store, key: t.Key()}}
 }
 
@@ -179,7 +185,7 @@ func (d *dispatcher) send(ctx context.Context, e LedgerEntry) {
 		d.rep.Redelivered++
 		d.remember(sentRequest{guid: e.GUID, at: at})
 		d.r.addItem(d.rep, item(e, VerdictRedeliver, nil))
-		if n := d.rep.Redelivered; d.r.Probe && n >= d.nextProbe && n < d.total {
+		if n := d.rep.Redelivered; n >= d.nextProbe && n < d.total {
 			d.nextProbe *= 10
 			probe = append(probe, d.recent...)
 		}
@@ -206,7 +212,7 @@ func (d *dispatcher) send(ctx context.Context, e LedgerEntry) {
 
 // remember keeps the latest accepted requests for the probe; mu is held.
 func (d *dispatcher) remember(s sentRequest) {
-	if d.nextProbe == math.MaxInt || !d.r.Probe {
+	if d.nextProbe == math.MaxInt {
 		return
 	}
 	if len(d.recent) < probeMemory {

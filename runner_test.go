@@ -300,3 +300,43 @@ func TestRunnerProbesAHealthyReceiverOnce(t *testing.T) {
 		t.Fatalf("%d listing calls for %d pages: want one probe, after the first 20", n, rep.Pages)
 	}
 }
+
+// At the docs script's pace (ProbeIfDown), a listing whose newest
+// deliveries succeeded shows the receiver up, and the probe's listing call
+// is saved; newest deliveries failing, or a faster run, still probe.
+func TestRunnerProbesOnlyWhenInDoubt(t *testing.T) {
+	for _, c := range []struct {
+		name        string
+		newestOK    int // the newest 10 deliveries: how many succeeded
+		probeIfDown bool
+		want        int // listing calls beyond the pages
+	}{
+		{"receiver back, script pace", 10, true, 0},
+		{"receiver flaky, script pace", 5, true, 0},
+		{"receiver down, script pace", 1, true, 1},
+		{"receiver back, faster than the script", 10, false, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t, ghfake.Options{}, true)
+			var seeds []ghfake.Seed
+			for i := range 10 {
+				code := 500
+				if i < c.newestOK {
+					code = 200
+				}
+				seeds = append(seeds, ghfake.Seed{At: t0.Add(-time.Duration(i+1) * time.Second), StatusCode: code})
+			}
+			for i := range 40 {
+				seeds = append(seeds, ghfake.Seed{At: t0.Add(-time.Hour - time.Duration(i)*time.Second), StatusCode: 502})
+			}
+			f.gh.SeedAttempts(f.hook, seeds)
+			rep := f.run(t, redeliver.DefaultPolicy(), func(r *redeliver.Runner) { r.Probe, r.ProbeIfDown = true, c.probeIfDown })
+			if want := 50 - c.newestOK; rep.Redelivered != want || rep.Stopped != "" {
+				t.Fatalf("redelivered %d, stopped %q; want %d, not stopped", rep.Redelivered, rep.Stopped, want)
+			}
+			if n := f.gh.RequestCount("GET /orgs/{org}/hooks/{hook_id}/deliveries"); n != rep.Pages+c.want {
+				t.Fatalf("%d listing calls for %d pages; want %d beyond them", n, rep.Pages, c.want)
+			}
+		})
+	}
+}

@@ -97,7 +97,7 @@ LAST_REDELIVERY_VARIABLE_NAME, WORKFLOW_REPO_OWNER/WORKFLOW_REPO_NAME).`,
 	fs.IntVar(&o.parallel, "parallel", 0, fmt.Sprintf("targets worked on at once, 1 to %d (default: 1 where GitHub enforces rate limits, as it asks for requests one at a time; %d on GHES with rate limiting off)", maxParallel, parallelLimitsOff))
 	fs.DurationVar(&o.timeout, "timeout", 0, "stop asking after this long; what is left waits for the next run (0: no limit)")
 	fs.DurationVar(&o.lockWait, "lock-wait", time.Minute, "how long to wait for another run holding the state")
-	fs.BoolVar(&o.noProbe, "no-probe", false, "do not check during long runs whether the receiver takes the redeliveries")
+	fs.BoolVar(&o.noProbe, "no-probe", false, "do not check during long runs whether the receiver takes the redeliveries (at the default pace the check is made only when the newest deliveries listed failed)")
 	addAlertFlags(fs, &o.alerts)
 	return cmd
 }
@@ -509,7 +509,7 @@ func (sess *runSession) each(ctx, runCtx context.Context, start time.Time, res *
 			key := t.Target.Key()
 			r := &redeliver.Runner{
 				Source: sess.src, Redeliverer: sess.gh, Store: sess.st, Policy: t.Policy, Pacer: sess.pacer,
-				Concurrency: o.concurrency, DryRun: o.dryRun, Probe: !o.noProbe, Logger: sess.log,
+				Concurrency: o.concurrency, DryRun: o.dryRun, Probe: !o.noProbe, ProbeIfDown: o.scriptPace(), Logger: sess.log,
 				OnProgress: bar.update, Spill: spillQueue, Start: start,
 			}
 			var items *targetItems
@@ -624,12 +624,18 @@ func lockStoreWaited(ctx context.Context, ios *streams, st redeliver.Store, wait
 	return unlock, true, err
 }
 
+// scriptPace says whether redeliveries go no faster than the docs
+// script's: one at a time, at most one a second.
+func (o *runOptions) scriptPace() bool {
+	return o.rate > 0 && o.rate <= 1 && o.concurrency == 1
+}
+
 // warnPace warns when the pace exceeds GitHub's advice on an instance that
 // enforces rate limits (github.com, or GHES with limits on).
 func warnPace(ctx context.Context, ios *streams, s *config.Settings, gh interface {
 	RateLimitingOff(context.Context) (bool, error)
 }, o *runOptions) {
-	within := o.rate > 0 && o.rate <= 1 && o.concurrency == 1 &&
+	within := o.scriptPace() &&
 		o.perMinute > 0 && o.perMinute <= 80 && o.perHour > 0 && o.perHour <= 500
 	serial := !o.parallelSet || o.parallel == 1
 	if o.dryRun || (within && serial) {
