@@ -123,6 +123,7 @@ func quickCases() []benchCase {
 		{Regime: dotcom, Attempts: 10_000, Ratio: 0.50, Target: targetEnvelope},
 		{Regime: dotcomNoContent, Attempts: 2000, Ratio: 0.50, Target: targetScriptPace},
 		postgresCases()[0],
+		manyHooksCase(),
 	}
 }
 

@@ -155,6 +155,27 @@ func evaluate(rep *report) []verdict {
 		out = append(out, v)
 	}
 
+	// Many hooks side by side: the config within 1.2 × its largest hook.
+	for _, cr := range rep.Cases {
+		if cr.Target != targetManyHooks || cr.Tool == nil {
+			continue
+		}
+		t := cr.Tool
+		v := verdict{Target: fmt.Sprintf("%s: a config of many hooks (%s attempts in all, GHES with rate limiting off) takes ≤ %g × the time of its largest hook alone",
+			cr.Name, thousands(cr.Attempts), manyHooksTarget)}
+		ratio, ok := cr.manyHooksRatio()
+		switch {
+		case !ok:
+			v.Met = boolp(false)
+			v.Figures = fmt.Sprintf("a run did not finish (the config %.1f s)", t.WallS)
+		default:
+			v.Met = boolp(ratio <= manyHooksTarget && t.Missed == 0 && t.Duplicated == 0)
+			v.Figures = fmt.Sprintf("the config %.1f s, its largest hook alone %.1f s → %.2f ×; %s redelivered, %d missed, %d duplicated",
+				t.WallS, cr.Alone.WallS, ratio, thousands(t.Redelivered), t.Missed, t.Duplicated)
+		}
+		out = append(out, v)
+	}
+
 	// Redeliveries not content: never slower than the docs script.
 	for _, cr := range rep.Cases {
 		if cr.Target != targetScriptPace || cr.Tool == nil {
@@ -610,14 +631,14 @@ func analysis(rep *report) []string {
 			why = append(why, s+")")
 		}
 		if maxProbes > 0 {
-			why = append(why, fmt.Sprintf("up to %s beyond the window: the receiver probe (`Runner.probe`, on unless `--no-probe`) lists the first page again after 20 redeliveries, "+
+			why = append(why, fmt.Sprintf("up to %s beyond the window: the receiver probe (`dispatcher.probe`, on unless `--no-probe`; at the docs script's pace only when 9 of the newest 10 deliveries listed failed) lists the first page again after 20 redeliveries, "+
 				"and while it has not yet seen 10 of them in the list (GitHub redelivers asynchronously), again after 200, 2,000 …", plural(maxProbes, "list page")))
 		}
 		if maxRefused > 0 {
 			why = append(why, fmt.Sprintf("up to %s under the envelope (each is a call)", plural(maxRefused, "refused POST")))
 		}
 		out = append(out, "**Calls over floor + 1.** Besides the pages and one POST per failed guid, redeliver makes "+strings.Join(why, "; ")+
-			". The probe could wait until enough redeliveries can have shown (one call a run), or be skipped in runs too short for it to matter; the credential check could be the first list page itself (it fails as early, before any write).")
+			".")
 	}
 	if len(falling) > 0 {
 		out = append(out, "**The POST rate falls as a run goes on** ("+strings.Join(falling, "; ")+", first half of the POSTs → second half). "+

@@ -180,6 +180,9 @@ type caseResult struct {
 	EnvelopeFloorS float64    `json:"envelope_floor_s,omitempty"`
 	Script         *runResult `json:"script,omitempty"`
 	Tool           *runResult `json:"redeliver,omitempty"`
+	// Alone is a many-hooks case's largest hook run by itself, the time
+	// the whole config is measured against.
+	Alone *runResult `json:"largest_alone,omitempty"`
 }
 
 // bench holds what every run shares.

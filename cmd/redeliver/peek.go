@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/redeliver/redeliver"
 )
@@ -52,4 +53,24 @@ func (p *peekedSource) forget() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.pages = nil
+}
+
+// size guesses how many attempts a target's listing will go through, from
+// its kept first page: the page's pace over a day when more pages follow,
+// the page alone when none does; -1 without a kept page. Only an order is
+// made of it: the biggest targets begin first, so that a config's largest
+// hook is not left to last (longest first is the classic rule for
+// finishing a set of jobs soonest on a few workers).
+func (p *peekedSource) size(key string) float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pg, ok := p.pages[key]
+	switch {
+	case !ok:
+		return -1
+	case pg.Next == "" || len(pg.Attempts) == 0:
+		return float64(len(pg.Attempts))
+	}
+	span := max(pg.ServerTime.Sub(pg.Attempts[len(pg.Attempts)-1].DeliveredAt), time.Second)
+	return max(float64(len(pg.Attempts))*float64(24*time.Hour)/float64(span), float64(len(pg.Attempts)+1))
 }

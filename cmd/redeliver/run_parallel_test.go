@@ -189,3 +189,47 @@ func TestRunParallelTimeout(t *testing.T) {
 	wantCode(t, w.run(append(flags, "--rate", "0")...), 0)
 	wantRedeliveredOnce(t, w.redeliveries(), want)
 }
+
+// TestRunParallelBeginsBiggestFirst: side by side, the targets whose first
+// pages show the most deliveries begin first, whatever the config's order,
+// so that a config's largest hook is not left to last.
+func TestRunParallelBeginsBiggestFirst(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, ghfake.Options{Platform: ghfake.GHES})
+	sizes := map[int64]string{}
+	var hooks []int64
+	// In the config's order: small and one-page hooks first, the biggest
+	// (the densest first page) last.
+	for i, c := range []struct {
+		n    int
+		step time.Duration
+		name string
+	}{{5, time.Minute, "tiny"}, {150, time.Minute, "sparse"}, {60, time.Second, "one page"}, {150, 10 * time.Second, "medium"}, {250, time.Second, "biggest"}} {
+		h := w.srv.AddOrgHook("acme", ghfake.HookConfig{URL: downURL, Secret: "s"})
+		hooks = append(hooks, h)
+		sizes[h] = c.name
+		w.failed(h, fmt.Sprintf("b%d", i), c.n, w.ago(time.Hour), c.step)
+	}
+	config := parallelConfig(t, w, "biggest.yaml", hooks)
+	w.srv.ResetCounters()
+	r := w.run("run", "--config", config, "--rate", "0", "--parallel", "2", "--no-probe")
+	wantCode(t, r, 0)
+	// The first page of every hook was read before any began; the pages
+	// after it show the order in which the Runners began.
+	var began []string
+	for _, l := range w.srv.RequestLog() {
+		if l.Method != "GET" || !strings.Contains(l.Query, "cursor=") {
+			continue
+		}
+		var h int64
+		if _, err := fmt.Sscanf(l.Path[strings.Index(l.Path, "/hooks/")+len("/hooks/"):], "%d", &h); err != nil {
+			t.Fatalf("path %s: %v", l.Path, err)
+		}
+		if name := sizes[h]; !slices.Contains(began, name) {
+			began = append(began, name)
+		}
+	}
+	if len(began) < 2 || !slices.Contains(began[:2], "biggest") || !slices.Contains(began[:2], "medium") {
+		t.Fatalf("hooks in the order they went past their first page: %v; want the biggest and the medium one first", began)
+	}
+}
