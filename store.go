@@ -56,6 +56,19 @@ type LedgerLookup interface {
 	OpenEntries(ctx context.Context, key, after string, limit int) ([]LedgerEntry, error)
 }
 
+// Replacer is a Store shared by several processes that can replace an
+// entry only if it is still as the caller read it. A status-page action on
+// one replica must not write back a copy read before the replica polling
+// the target recorded a redelivery: the event would look due again and be
+// redelivered twice. A store that one process holds alone does not need it
+// (the process serializes actions with its own polls).
+type Replacer interface {
+	// Replace writes next for target key in place of prev if the stored
+	// entry of prev.GUID was last updated when prev was; it reports
+	// whether it wrote.
+	Replace(ctx context.Context, key string, prev, next LedgerEntry) (bool, error)
+}
+
 // LookupIn answers LedgerLookup's Lookup from a whole ledger, for stores
 // that hold theirs in memory.
 func LookupIn(entries []LedgerEntry, guids []string) []LedgerEntry {

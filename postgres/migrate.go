@@ -82,6 +82,7 @@ func (s *Store) init(ctx context.Context) error {
 	}
 	s.schema = *schema
 	s.upsertLedger = fmt.Sprintf(upsertLedgerSQL, s.table("redeliver_ledger"))
+	s.replaceLedger = fmt.Sprintf(replaceLedgerSQL, s.table("redeliver_ledger"))
 	if s.readOnly {
 		version, err := s.inspect(ctx, s.pool)
 		if err != nil {

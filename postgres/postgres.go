@@ -59,7 +59,8 @@ type Store struct {
 	readOnly bool
 	now      func() time.Time
 
-	upsertLedger string // upsertLedgerSQL on our table
+	upsertLedger  string // upsertLedgerSQL on our table
+	replaceLedger string // replaceLedgerSQL on our table
 
 	mu     sync.Mutex // guards locked and serialises its use
 	locked *pgxpool.Conn

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"time"
 
@@ -176,6 +177,58 @@ func (s *Store) put(ctx context.Context, fence *Lease, key string, entries []red
 		}
 		return nil
 	})
+}
+
+// Replace writes next in place of prev if the stored entry is still as
+// prev was read (redeliver.Replacer), and reports whether it did.
+func (s *Store) Replace(ctx context.Context, key string, prev, next redeliver.LedgerEntry) (bool, error) {
+	if err := s.writable(key); err != nil {
+		return false, err
+	}
+	if err := validEntry(next); err != nil {
+		return false, redeliver.Wrap(redeliver.EInvalid, err, "state %s: target %s", s.name, key)
+	}
+	if prev.GUID != next.GUID {
+		return false, redeliver.Errorf(redeliver.EInternal, "state %s: target %s: replacing guid %s with %s", s.name, key, prev.GUID, next.GUID)
+	}
+	args := ledgerArrays(key, []redeliver.LedgerEntry{next})
+	row := make([]any, 0, len(args)+1)
+	row = append(row, key)
+	for _, a := range args[1:] {
+		row = append(row, first(a))
+	}
+	row = append(row, nanos(prev.Updated), string(prev.State), int64(prev.Requests), nanos(prev.IntentAt), nanos(prev.LastRequest))
+	var n int64
+	err := s.write(ctx, nil, key, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, s.replaceLedger, row...)
+		n = tag.RowsAffected()
+		return err
+	})
+	return n == 1, err
+}
+
+// replaceLedgerSQL updates one row if it is still as read ($20 on): its
+// update time, and in case two writes share one, what a redelivery
+// changes (the intent, the state, the requests).
+const replaceLedgerSQL = `UPDATE %s SET event = $3, action = $4, first_seen = $5, attempt_id = $6,
+	attempt_at = $7, requests = $8, last_request = $9, intent_at = $10, seen = $11, seen_mark = $12,
+	state = $13, updated = $14, granted = $15, forced = $16, manual = $17, manual_by = $18, manual_at = $19
+	WHERE target_key = $1 AND guid = $2 AND updated IS NOT DISTINCT FROM $20 AND state = $21
+	AND requests = $22 AND intent_at IS NOT DISTINCT FROM $23 AND last_request IS NOT DISTINCT FROM $24`
+
+// first is the only element of one of ledgerArrays' one-entry columns.
+func first(column any) any {
+	switch c := column.(type) {
+	case []string:
+		return c[0]
+	case []*int64:
+		return c[0]
+	case []int64:
+		return c[0]
+	case []bool:
+		return c[0]
+	}
+	panic(fmt.Sprintf("postgres: unexpected column type %T", column))
 }
 
 // putChunk is how many entries one INSERT carries.

@@ -242,13 +242,19 @@ func Count(events []Event) Counts {
 	return c
 }
 
+// maxReplaceTries bounds how often an action reads an entry again because
+// another process wrote it in between.
+const maxReplaceTries = 5
+
 // StoreActor is an Actor that applies actions to a redeliver.Store's ledger
 // with redeliver.Apply. It does not redeliver anything itself: After, when
 // set, runs once the entry is stored (a process with an engine starts the
 // target's next pass there, so "redeliver now" happens now).
 //
 // The engine must not hold the target's entries in memory across an action:
-// a process that runs passes concurrently serializes Act with them.
+// a process that runs passes concurrently serializes Act with them. On a
+// store several processes share (a redeliver.Replacer), the entry is
+// written only over what was read, and read again otherwise.
 type StoreActor struct {
 	Store  redeliver.Store
 	Policy func(key string) redeliver.Policy
@@ -263,14 +269,6 @@ func (a *StoreActor) Act(ctx context.Context, key, guid string, act redeliver.Ma
 		_, err := redeliver.Apply(redeliver.LedgerEntry{}, act, by, redeliver.DefaultPolicy(), time.Time{})
 		return redeliver.LedgerEntry{}, err
 	}
-	entries, err := a.Store.Entries(ctx, key)
-	if err != nil {
-		return redeliver.LedgerEntry{}, err
-	}
-	i := slices.IndexFunc(entries, func(e redeliver.LedgerEntry) bool { return e.GUID == guid })
-	if i < 0 {
-		return redeliver.LedgerEntry{}, redeliver.Errorf(redeliver.ENotFound, "target %s has no event %s in its ledger", key, guid)
-	}
 	p := redeliver.DefaultPolicy()
 	if a.Policy != nil {
 		p = a.Policy(key)
@@ -279,12 +277,39 @@ func (a *StoreActor) Act(ctx context.Context, key, guid string, act redeliver.Ma
 	if a.Now != nil {
 		now = a.Now()
 	}
-	e, err := redeliver.Apply(entries[i], act, by, p, now)
-	if err != nil {
-		return entries[i], err
-	}
-	if err := a.Store.Put(ctx, key, e); err != nil {
-		return entries[i], err
+	// On a store replicas share, the entry is written back only if no one
+	// wrote it since it was read (the replica polling the target may have
+	// just redelivered the event); otherwise it is read again.
+	replacer, shared := a.Store.(redeliver.Replacer)
+	var e redeliver.LedgerEntry
+	for try := 1; ; try++ {
+		found, err := a.Store.Lookup(ctx, key, []string{guid})
+		if err != nil {
+			return redeliver.LedgerEntry{}, err
+		}
+		if len(found) == 0 {
+			return redeliver.LedgerEntry{}, redeliver.Errorf(redeliver.ENotFound, "target %s has no event %s in its ledger", key, guid)
+		}
+		prev := found[0]
+		if e, err = redeliver.Apply(prev, act, by, p, now); err != nil {
+			return prev, err
+		}
+		if !shared {
+			if err := a.Store.Put(ctx, key, e); err != nil {
+				return prev, err
+			}
+			break
+		}
+		ok, err := replacer.Replace(ctx, key, prev, e)
+		if err != nil {
+			return prev, err
+		}
+		if ok {
+			break
+		}
+		if try == maxReplaceTries {
+			return prev, redeliver.Errorf(redeliver.EConflict, "event %s of target %s changed %d times while the action was applied; try again", guid, key, try)
+		}
 	}
 	if a.After != nil {
 		if err := a.After(ctx, key, e); err != nil {
