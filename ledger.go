@@ -18,6 +18,9 @@ const (
 // Open reports whether the engine still has work for a guid in state s.
 func (s State) Open() bool { return s == StateFailed || s == StatePending }
 
+// Lost says the event is lost for good: exhausted or expired.
+func (s State) Lost() bool { return s == StateExhausted || s == StateExpired }
+
 // Valid reports whether s is one of the known states.
 func (s State) Valid() bool {
 	switch s {

@@ -1212,6 +1212,9 @@ func (specStore) Lookup(context.Context, string, []string) ([]LedgerEntry, error
 func (specStore) OpenEntries(context.Context, string, string, int) ([]LedgerEntry, error) {
 	return nil, nil
 }
+func (specStore) LostEntries(context.Context, string, string, int) ([]LedgerEntry, error) {
+	return nil, nil
+}
 func (specStore) Put(context.Context, string, ...LedgerEntry) error     { return nil }
 func (specStore) Prune(context.Context, string, time.Time) (int, error) { return 0, nil }
 func (specStore) Targets(context.Context) ([]string, error)             { return nil, nil }

@@ -54,6 +54,9 @@ type LedgerLookup interface {
 	// the target whose guid sorts after after, in the store's own guid
 	// order: the last guid of one batch, passed as after, gives the next.
 	OpenEntries(ctx context.Context, key, after string, limit int) ([]LedgerEntry, error)
+	// LostEntries is OpenEntries for the entries lost for good (exhausted
+	// or expired), which alerts tell about.
+	LostEntries(ctx context.Context, key, after string, limit int) ([]LedgerEntry, error)
 }
 
 // Replacer is a Store shared by several processes that can replace an
@@ -88,9 +91,20 @@ func LookupIn(entries []LedgerEntry, guids []string) []LedgerEntry {
 
 // OpenIn answers LedgerLookup's OpenEntries from a whole ledger.
 func OpenIn(entries []LedgerEntry, after string, limit int) []LedgerEntry {
+	return batchIn(entries, State.Open, after, limit)
+}
+
+// LostIn answers LedgerLookup's LostEntries from a whole ledger.
+func LostIn(entries []LedgerEntry, after string, limit int) []LedgerEntry {
+	return batchIn(entries, State.Lost, after, limit)
+}
+
+// batchIn is the batch of entries in the states keep takes after the guid
+// after, in guid order.
+func batchIn(entries []LedgerEntry, keep func(State) bool, after string, limit int) []LedgerEntry {
 	var out []LedgerEntry
 	for _, e := range entries {
-		if e.State.Open() && e.GUID > after {
+		if keep(e.State) && e.GUID > after {
 			out = append(out, e)
 		}
 	}

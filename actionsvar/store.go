@@ -422,6 +422,16 @@ func (s *Store) OpenEntries(ctx context.Context, key, after string, limit int) (
 	return redeliver.OpenIn(es, after, limit), nil
 }
 
+// LostEntries returns up to limit exhausted or expired entries after the
+// guid after, in guid order.
+func (s *Store) LostEntries(ctx context.Context, key, after string, limit int) ([]redeliver.LedgerEntry, error) {
+	es, err := s.Entries(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return redeliver.LostIn(es, after, limit), nil
+}
+
 // Put inserts or replaces entries by guid in memory. Unlike the interface's
 // general promise, they survive a crash only once written: Put writes the
 // ledger variable itself when more than FlushInterval passed since the last

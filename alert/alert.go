@@ -88,7 +88,9 @@ type Marks interface {
 // Input is what a pass over one target found, for Check.
 type Input struct {
 	Key, Name string
-	// Entries are the target's ledger entries after the pass.
+	// Entries are the target's ledger entries after the pass: those lost
+	// for good (exhausted, expired) and any open one (failed, pending),
+	// which keeps the target from being called healthy. Others are ignored.
 	Entries []redeliver.LedgerEntry
 	// Uncovered are the spans the pass reported nobody checked.
 	Uncovered []redeliver.Span

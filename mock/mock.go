@@ -110,6 +110,19 @@ func (s *Store) OpenEntries(ctx context.Context, key, after string, limit int) (
 	return s.Store.OpenEntries(ctx, key, after, limit)
 }
 
+// LostEntries answers from EntriesFn when it is set, or calls the wrapped
+// Store.
+func (s *Store) LostEntries(ctx context.Context, key, after string, limit int) ([]redeliver.LedgerEntry, error) {
+	if s.EntriesFn != nil {
+		es, err := s.EntriesFn(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		return redeliver.LostIn(es, after, limit), nil
+	}
+	return s.Store.LostEntries(ctx, key, after, limit)
+}
+
 // Put calls PutFn or the wrapped Store.
 func (s *Store) Put(ctx context.Context, key string, entries ...redeliver.LedgerEntry) error {
 	if s.PutFn != nil {

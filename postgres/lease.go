@@ -257,6 +257,11 @@ func (f *Fenced) OpenEntries(ctx context.Context, key, after string, limit int) 
 	return f.s.OpenEntries(ctx, key, after, limit)
 }
 
+// LostEntries returns a batch of the target's entries lost for good.
+func (f *Fenced) LostEntries(ctx context.Context, key, after string, limit int) ([]redeliver.LedgerEntry, error) {
+	return f.s.LostEntries(ctx, key, after, limit)
+}
+
 // Put writes entries if the lease still holds.
 func (f *Fenced) Put(ctx context.Context, key string, entries ...redeliver.LedgerEntry) error {
 	return f.s.put(ctx, f.l, key, entries)

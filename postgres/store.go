@@ -99,6 +99,13 @@ func (s *Store) OpenEntries(ctx context.Context, key, after string, limit int) (
 		` WHERE target_key = $1 AND guid > $2 AND state IN ('failed', 'pending') ORDER BY guid LIMIT $3`, key, after, limit)
 }
 
+// LostEntries returns up to limit exhausted or expired entries after the
+// guid after, in the primary key's order.
+func (s *Store) LostEntries(ctx context.Context, key, after string, limit int) ([]redeliver.LedgerEntry, error) {
+	return s.query(ctx, key, `SELECT `+ledgerColumns+` FROM `+s.table("redeliver_ledger")+
+		` WHERE target_key = $1 AND guid > $2 AND state IN ('exhausted', 'expired') ORDER BY guid LIMIT $3`, key, after, limit)
+}
+
 // query reads ledger rows.
 func (s *Store) query(ctx context.Context, key, sql string, args ...any) ([]redeliver.LedgerEntry, error) {
 	var entries []redeliver.LedgerEntry

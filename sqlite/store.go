@@ -422,6 +422,13 @@ func (s *Store) OpenEntries(ctx context.Context, key, after string, limit int) (
 		AND state IN ('failed', 'pending') ORDER BY guid LIMIT ?`, key, after, limit)
 }
 
+// LostEntries returns up to limit exhausted or expired entries after the
+// guid after, in guid order.
+func (s *Store) LostEntries(ctx context.Context, key, after string, limit int) ([]redeliver.LedgerEntry, error) {
+	return s.query(ctx, key, `SELECT `+ledgerColumns+` FROM ledger WHERE target_key = ? AND guid > ?
+		AND state IN ('exhausted', 'expired') ORDER BY guid LIMIT ?`, key, after, limit)
+}
+
 // query reads ledger rows.
 func (s *Store) query(ctx context.Context, key, q string, args ...any) ([]redeliver.LedgerEntry, error) {
 	rows, err := s.db.QueryContext(ctx, q, args...)

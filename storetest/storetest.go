@@ -639,7 +639,8 @@ func MarksPrune(t *testing.T, newState NewMarkState) {
 // Lookup: Lookup returns exactly the target's entries among the guids
 // asked for, in guid order, whatever their number (more than one query's
 // worth of parameters included); OpenEntries walks every open entry once,
-// in batches, each batch continuing after the last guid of the one before.
+// in batches, each batch continuing after the last guid of the one before,
+// and LostEntries every exhausted or expired one alike.
 func Lookup(t *testing.T, newState NewState) {
 	ctx := context.Background()
 	s := one(t, newState)
@@ -682,17 +683,27 @@ func Lookup(t *testing.T, newState NewState) {
 		t.Errorf("Lookup on an unknown target = %d entries, %v", len(got), err)
 	}
 
+	walk(t, "OpenEntries", s.OpenEntries, key, all, redeliver.State.Open)
+	walk(t, "LostEntries", s.LostEntries, key, all, redeliver.State.Lost)
+}
+
+// walk checks that batches reads every entry of all in the states keep
+// takes once, 128 at a time, each batch after the last guid of the one
+// before.
+func walk(t *testing.T, name string, batches func(ctx context.Context, key, after string, limit int) ([]redeliver.LedgerEntry, error),
+	key string, all []redeliver.LedgerEntry, keep func(redeliver.State) bool) {
+	t.Helper()
 	seen := map[string]int{}
-	after, batches := "", 0
+	after, n := "", 0
 	for {
-		es, err := s.OpenEntries(ctx, key, after, 128)
+		es, err := batches(context.Background(), key, after, 128)
 		if err != nil {
 			t.Fatal(err)
 		}
-		batches++
+		n++
 		for _, e := range es {
-			if !e.State.Open() {
-				t.Fatalf("OpenEntries returned %s in state %s", e.GUID, e.State)
+			if !keep(e.State) {
+				t.Fatalf("%s returned %s in state %s", name, e.GUID, e.State)
 			}
 			seen[e.GUID]++
 		}
@@ -701,17 +712,17 @@ func Lookup(t *testing.T, newState NewState) {
 		}
 		after = es[len(es)-1].GUID
 	}
-	open := 0
+	want := 0
 	for _, e := range all {
-		if e.State.Open() {
-			open++
+		if keep(e.State) {
+			want++
 			if seen[e.GUID] != 1 {
-				t.Errorf("OpenEntries returned %s %d times", e.GUID, seen[e.GUID])
+				t.Errorf("%s returned %s %d times", name, e.GUID, seen[e.GUID])
 			}
 		}
 	}
-	if len(seen) != open || batches < open/128 {
-		t.Errorf("OpenEntries walked %d guids in %d batches, want %d", len(seen), batches, open)
+	if len(seen) != want || n < want/128 {
+		t.Errorf("%s walked %d guids in %d batches, want %d", name, len(seen), n, want)
 	}
 }
 

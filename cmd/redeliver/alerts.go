@@ -120,12 +120,37 @@ func checkAlerts(ctx context.Context, al *alert.Alerter, store redeliver.Store, 
 	return probs
 }
 
+// alertBatch is how many ledger entries one read for alerts takes.
+const alertBatch = 1000
+
+// alertEntries are the ledger entries alerts look at: every one lost for
+// good, and one open entry if any (an open event keeps the target from
+// being called healthy). Not the whole ledger: a backlog of a million
+// failed events would be read into memory after every pass.
+func alertEntries(ctx context.Context, store redeliver.Store, key string) ([]redeliver.LedgerEntry, error) {
+	entries, err := store.OpenEntries(ctx, key, "", 1)
+	if err != nil {
+		return nil, err
+	}
+	for after := ""; ; {
+		lost, err := store.LostEntries(ctx, key, after, alertBatch)
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, lost...)
+		if len(lost) < alertBatch {
+			return entries, nil
+		}
+		after = lost[len(lost)-1].GUID
+	}
+}
+
 // checkAlertsResult is checkAlerts with what Check did.
 func checkAlertsResult(ctx context.Context, al *alert.Alerter, store redeliver.Store, rep *redeliver.Report) (alert.Result, []string) {
 	if al == nil || rep == nil || rep.Target == "" {
 		return alert.Result{}, nil
 	}
-	entries, err := store.Entries(ctx, rep.Target)
+	entries, err := alertEntries(ctx, store, rep.Target)
 	if err != nil {
 		return alert.Result{}, []string{fmt.Sprintf("alerts for %s: reading the ledger: %v", rep.Target, err)}
 	}

@@ -27,6 +27,9 @@ func (emptyStore) Lookup(context.Context, string, []string) ([]redeliver.LedgerE
 func (emptyStore) OpenEntries(context.Context, string, string, int) ([]redeliver.LedgerEntry, error) {
 	return nil, nil
 }
+func (emptyStore) LostEntries(context.Context, string, string, int) ([]redeliver.LedgerEntry, error) {
+	return nil, nil
+}
 func (emptyStore) Put(context.Context, string, ...redeliver.LedgerEntry) error {
 	return redeliver.Errorf(redeliver.EInternal, "read-only state")
 }
