@@ -45,6 +45,10 @@ type Runner struct {
 	// OnItem, when set, hears every item of the report, including those
 	// left out of Report.Items once MaxItems is reached.
 	OnItem func(Item)
+	// OnRecovered, when set, hears each event the ledger held open (failed
+	// or pending) that the listing shows delivered now, as it will be
+	// stored: its FirstSeen and Updated give its time to recovery.
+	OnRecovered func(LedgerEntry)
 	// Start, when set, is GitHub's clock when the whole run began: a target
 	// without a checkpoint takes its first window back from it rather than
 	// from its own first page, so targets reached late lose nothing.
@@ -299,6 +303,9 @@ const saveBatch = 1000
 func (pl *planning) take(ctx context.Context, d Decision, prev *LedgerEntry) error {
 	changed := prev == nil || prev.State != d.Entry.State
 	pl.r.count(pl.rep, &d, changed)
+	if d.Verdict == VerdictRecovered && prev != nil && prev.State.Open() && pl.r.OnRecovered != nil && !pl.r.DryRun {
+		pl.r.OnRecovered(d.Entry)
+	}
 	if prev == nil || d.Entry.Seen > prev.Seen {
 		// Redeliveries GitHub listed that this state did not ask for.
 		pl.rep.Foreign += max(0, d.Entry.Seen-d.Entry.Requests-foreignBefore(prev))

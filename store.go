@@ -57,6 +57,9 @@ type LedgerLookup interface {
 	// LostEntries is OpenEntries for the entries lost for good (exhausted
 	// or expired), which alerts tell about.
 	LostEntries(ctx context.Context, key, after string, limit int) ([]LedgerEntry, error)
+	// Counts returns how many entries the target has in each state (a
+	// state with none may be left out).
+	Counts(ctx context.Context, key string) (map[State]int, error)
 }
 
 // Replacer is a Store shared by several processes that can replace an
@@ -97,6 +100,15 @@ func OpenIn(entries []LedgerEntry, after string, limit int) []LedgerEntry {
 // LostIn answers LedgerLookup's LostEntries from a whole ledger.
 func LostIn(entries []LedgerEntry, after string, limit int) []LedgerEntry {
 	return batchIn(entries, State.Lost, after, limit)
+}
+
+// CountIn answers LedgerLookup's Counts from a whole ledger.
+func CountIn(entries []LedgerEntry) map[State]int {
+	counts := map[State]int{}
+	for _, e := range entries {
+		counts[e.State]++
+	}
+	return counts
 }
 
 // batchIn is the batch of entries in the states keep takes after the guid

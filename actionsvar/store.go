@@ -422,6 +422,15 @@ func (s *Store) OpenEntries(ctx context.Context, key, after string, limit int) (
 	return redeliver.OpenIn(es, after, limit), nil
 }
 
+// Counts returns how many entries the target has in each state.
+func (s *Store) Counts(ctx context.Context, key string) (map[redeliver.State]int, error) {
+	es, err := s.Entries(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return redeliver.CountIn(es), nil
+}
+
 // LostEntries returns up to limit exhausted or expired entries after the
 // guid after, in guid order.
 func (s *Store) LostEntries(ctx context.Context, key, after string, limit int) ([]redeliver.LedgerEntry, error) {

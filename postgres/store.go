@@ -106,6 +106,32 @@ func (s *Store) LostEntries(ctx context.Context, key, after string, limit int) (
 		` WHERE target_key = $1 AND guid > $2 AND state IN ('exhausted', 'expired') ORDER BY guid LIMIT $3`, key, after, limit)
 }
 
+// Counts returns how many entries the target has in each state.
+func (s *Store) Counts(ctx context.Context, key string) (map[redeliver.State]int, error) {
+	counts := map[redeliver.State]int{}
+	err := s.with(ctx, func(q querier) error {
+		clear(counts)
+		rows, err := q.Query(ctx, `SELECT state, count(*) FROM `+s.table("redeliver_ledger")+` WHERE target_key = $1 GROUP BY state`, key)
+		if err != nil {
+			return s.dbErr(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var st string
+			var n int64
+			if err := rows.Scan(&st, &n); err != nil {
+				return s.dbErr(err)
+			}
+			counts[redeliver.State(st)] = int(n)
+		}
+		return s.dbErr(rows.Err())
+	})
+	if err != nil {
+		return nil, err
+	}
+	return counts, nil
+}
+
 // query reads ledger rows.
 func (s *Store) query(ctx context.Context, key, sql string, args ...any) ([]redeliver.LedgerEntry, error) {
 	var entries []redeliver.LedgerEntry

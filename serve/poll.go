@@ -60,14 +60,12 @@ type watch struct {
 	lastPoll, lastOK time.Time
 	lastErr          string
 	lastReport       *redeliver.Report
-	open             map[string]time.Time // open ledger guids → first seen (GitHub's clock)
-	openKnown        bool
 	ledger           map[redeliver.State]int
 }
 
 func newWatch(t Target, now time.Time, sch Schedule) *watch {
 	return &watch{t: t, key: t.Key(), due: now, interval: sch.Base, health: HealthUnknown,
-		probeEvery: sch.ProbeMin, pingEvery: sch.pingMin(), open: map[string]time.Time{}, ledger: map[redeliver.State]int{}}
+		probeEvery: sch.ProbeMin, pingEvery: sch.pingMin(), ledger: map[redeliver.State]int{}}
 }
 
 // targetKey carries the key of the target being polled in the contexts of
@@ -118,14 +116,26 @@ func (s *Service) poll(ctx context.Context, w *watch) {
 		// each poll's outcome itself.
 		Logger: slog.New(levelFilter{s.log.Handler(), slog.LevelError}),
 	}
+	// Times to recovery, told once the poll is known to have stored them.
+	var recovered []time.Duration
+	r.OnRecovered = func(e redeliver.LedgerEntry) {
+		if !e.FirstSeen.IsZero() {
+			recovered = append(recovered, e.Updated.Sub(e.FirstSeen))
+		}
+	}
 	pctx := context.WithValue(ctx, targetKey{}, w.key)
 	rep, err := r.Run(pctx, t.Target)
 
-	// The ledger, for its gauges and for time to recovery.
-	var entries []redeliver.LedgerEntry
+	// The ledger's counts, for its gauges: counted by the store, as a
+	// receiver down for a day can leave hundreds of thousands of events
+	// open, too many to read after every poll.
+	var counts map[redeliver.State]int
 	var entErr error
 	if err == nil {
-		entries, entErr = store.Entries(context.WithoutCancel(pctx), w.key)
+		counts, entErr = store.Counts(context.WithoutCancel(pctx), w.key)
+		for _, d := range recovered {
+			s.m.recovery.WithLabelValues(w.key).Observe(d.Seconds())
+		}
 	}
 
 	if err == nil {
@@ -159,7 +169,7 @@ func (s *Service) poll(ctx context.Context, w *watch) {
 		s.m.polls.WithLabelValues(w.key, "ok").Inc()
 		s.m.lastSuccess.WithLabelValues(w.key).Set(float64(now.Unix()))
 		if entErr == nil {
-			s.foldLedger(w, entries)
+			s.foldLedger(w, counts)
 		}
 	}
 	if w.held {
@@ -207,7 +217,7 @@ func (s *Service) nextInterval(w *watch, rep *redeliver.Report, err error) time.
 		return sch.Base
 	case w.pinged:
 		return pingCheck
-	case w.health == HealthDown || w.recovering || len(w.open) > 0 || rep.Failed > 0:
+	case w.health == HealthDown || w.recovering || w.openEvents() > 0 || rep.Failed > 0:
 		return sch.Hot
 	case w.newAttempts > 0:
 		return sch.Base
@@ -215,25 +225,18 @@ func (s *Service) nextInterval(w *watch, rep *redeliver.Report, err error) time.
 	return min(max(w.interval*2, sch.Base), sch.Idle)
 }
 
-// foldLedger refreshes the ledger gauges and observes the time to
-// recovery of each event that was open and is now recovered; s.mu is held.
-func (s *Service) foldLedger(w *watch, entries []redeliver.LedgerEntry) {
-	counts := map[redeliver.State]int{}
-	open := make(map[string]time.Time, len(w.open))
-	for _, e := range entries {
-		counts[e.State]++
-		if e.State.Open() {
-			open[e.GUID] = e.FirstSeen
-			continue
-		}
-		if _, was := w.open[e.GUID]; was && w.openKnown && e.State == redeliver.StateRecovered && !e.FirstSeen.IsZero() {
-			s.m.recovery.WithLabelValues(w.key).Observe(e.Updated.Sub(e.FirstSeen).Seconds())
-		}
-	}
-	w.open, w.openKnown, w.ledger = open, true, counts
+// foldLedger refreshes the ledger gauges; s.mu is held.
+func (s *Service) foldLedger(w *watch, counts map[redeliver.State]int) {
+	w.ledger = counts
 	for _, st := range []redeliver.State{redeliver.StateFailed, redeliver.StatePending, redeliver.StateRecovered, redeliver.StateExhausted, redeliver.StateExpired} {
 		s.m.ledger.WithLabelValues(w.key, string(st)).Set(float64(counts[st]))
 	}
+}
+
+// openEvents is how many events the ledger held open (failed or pending)
+// at the last poll; s.mu is held.
+func (w *watch) openEvents() int {
+	return w.ledger[redeliver.StateFailed] + w.ledger[redeliver.StatePending]
 }
 
 // listing is the engine's Source for one poll of one target. It hands the
@@ -316,7 +319,7 @@ func (s *Service) sawReceiver(w *watch, a redeliver.Attempt, serverNow time.Time
 	case up && w.health == HealthDown:
 		w.health, w.recovering, w.probeEvery = HealthUp, true, s.cfg.Schedule.ProbeMin
 		w.pingEvery = s.cfg.Schedule.pingMin()
-		s.log.Info("receiver back: redelivering what failed", "target", w.key, "open", len(w.open))
+		s.log.Info("receiver back: redelivering what failed", "target", w.key, "open", w.openEvents())
 	case up:
 		w.health = HealthUp
 	case w.health != HealthDown:
@@ -471,6 +474,11 @@ func (st *storeWatch) SetCheckpoint(ctx context.Context, key string, cp redelive
 func (st *storeWatch) Entries(ctx context.Context, key string) ([]redeliver.LedgerEntry, error) {
 	es, err := st.Store.Entries(ctx, key)
 	return es, st.note(err)
+}
+
+func (st *storeWatch) Counts(ctx context.Context, key string) (map[redeliver.State]int, error) {
+	counts, err := st.Store.Counts(ctx, key)
+	return counts, st.note(err)
 }
 
 func (st *storeWatch) Put(ctx context.Context, key string, entries ...redeliver.LedgerEntry) error {

@@ -604,6 +604,11 @@ func (c *claimStore) Entries(ctx context.Context, key string) ([]redeliver.Ledge
 	return es, c.note(err)
 }
 
+func (c *claimStore) Counts(ctx context.Context, key string) (map[redeliver.State]int, error) {
+	counts, err := c.Store.Counts(ctx, key)
+	return counts, c.note(err)
+}
+
 func (c *claimStore) Put(ctx context.Context, key string, entries ...redeliver.LedgerEntry) error {
 	return c.note(c.Store.Put(ctx, key, entries...))
 }

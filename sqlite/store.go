@@ -429,6 +429,28 @@ func (s *Store) LostEntries(ctx context.Context, key, after string, limit int) (
 		AND state IN ('exhausted', 'expired') ORDER BY guid LIMIT ?`, key, after, limit)
 }
 
+// Counts returns how many entries the target has in each state.
+func (s *Store) Counts(ctx context.Context, key string) (map[redeliver.State]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT state, count(*) FROM ledger WHERE target_key = ? GROUP BY state`, key)
+	if err != nil {
+		return nil, fileError(s.path, err)
+	}
+	defer rows.Close()
+	counts := map[redeliver.State]int{}
+	for rows.Next() {
+		var st redeliver.State
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, fileError(s.path, err)
+		}
+		counts[st] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fileError(s.path, err)
+	}
+	return counts, nil
+}
+
 // query reads ledger rows.
 func (s *Store) query(ctx context.Context, key, q string, args ...any) ([]redeliver.LedgerEntry, error) {
 	rows, err := s.db.QueryContext(ctx, q, args...)

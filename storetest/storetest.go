@@ -640,7 +640,8 @@ func MarksPrune(t *testing.T, newState NewMarkState) {
 // asked for, in guid order, whatever their number (more than one query's
 // worth of parameters included); OpenEntries walks every open entry once,
 // in batches, each batch continuing after the last guid of the one before,
-// and LostEntries every exhausted or expired one alike.
+// and LostEntries every exhausted or expired one alike; Counts counts the
+// target's entries by state.
 func Lookup(t *testing.T, newState NewState) {
 	ctx := context.Background()
 	s := one(t, newState)
@@ -685,6 +686,19 @@ func Lookup(t *testing.T, newState NewState) {
 
 	walk(t, "OpenEntries", s.OpenEntries, key, all, redeliver.State.Open)
 	walk(t, "LostEntries", s.LostEntries, key, all, redeliver.State.Lost)
+
+	counts, err := s.Counts(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range states {
+		if counts[st] != 300 {
+			t.Errorf("Counts: %d %s, want 300 (all: %v)", counts[st], st, counts)
+		}
+	}
+	if counts, err := s.Counts(ctx, "org/acme/hooks/9"); err != nil || counts[redeliver.StateFailed] != 0 {
+		t.Errorf("Counts of an unknown target = %v, %v", counts, err)
+	}
 }
 
 // walk checks that batches reads every entry of all in the states keep

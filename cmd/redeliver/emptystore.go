@@ -30,6 +30,9 @@ func (emptyStore) OpenEntries(context.Context, string, string, int) ([]redeliver
 func (emptyStore) LostEntries(context.Context, string, string, int) ([]redeliver.LedgerEntry, error) {
 	return nil, nil
 }
+func (emptyStore) Counts(context.Context, string) (map[redeliver.State]int, error) {
+	return map[redeliver.State]int{}, nil
+}
 func (emptyStore) Put(context.Context, string, ...redeliver.LedgerEntry) error {
 	return redeliver.Errorf(redeliver.EInternal, "read-only state")
 }
