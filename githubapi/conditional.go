@@ -89,18 +89,32 @@ type conditionalRT struct {
 // so no answer is ever served to another credential.
 func newConditional(next http.RoundTripper) *conditionalRT {
 	return &conditionalRT{next: next, cache: &httpcache.Transport{
-		Transport: next, Cache: httpcache.NewMemoryCache(), MarkCachedResponses: true}}
+		Transport: revalidate{next}, Cache: httpcache.NewMemoryCache(), MarkCachedResponses: true}}
+}
+
+// revalidate marks GitHub's answers no-cache before the cache keeps them:
+// GitHub calls the page fresh for 60 s, and the cache measures that from
+// GitHub's Date by this machine's clock, so a GitHub clock ahead of this
+// one made a stale page look fresh (even asked with max-age=0) and the
+// cache answered polls itself, missing new deliveries for as long as the
+// clocks are apart. no-cache makes it ask GitHub every time, with the
+// ETag. A 304's headers are merged into the kept page, so they are marked
+// too.
+type revalidate struct{ next http.RoundTripper }
+
+func (r revalidate) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.next.RoundTrip(req)
+	if err == nil && (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusNotModified) {
+		resp.Header.Set("Cache-Control", "no-cache")
+	}
+	return resp, err
 }
 
 func (t *conditionalRT) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Method != http.MethodGet || !firstDeliveriesPage(req) {
 		return t.next.RoundTrip(req)
 	}
-	r := req.Clone(req.Context())
-	// GitHub marks the page fresh for 60 s; max-age=0 makes the cache ask
-	// every time (with If-None-Match) instead of answering on its own.
-	r.Header.Set("Cache-Control", "max-age=0")
-	return t.cache.RoundTrip(r)
+	return t.cache.RoundTrip(req)
 }
 
 // firstDeliveriesPage reports whether req lists a hook's deliveries from

@@ -126,3 +126,42 @@ func TestRouteTemplateAllocations(t *testing.T) {
 		t.Error("isNumber: want digits only, not empty")
 	}
 }
+
+// A GitHub clock ahead of this machine's does not make the cached first
+// page look fresh: every poll asks GitHub (with the ETag), so a delivery
+// made meanwhile shows at once, however far the clocks are apart.
+func TestConditionalClockAhead(t *testing.T) {
+	w := newWorld(t, ghfake.Options{Clock: ghfake.NewClock(time.Now().Add(time.Hour).Truncate(time.Second))})
+	c, err := New(Config{BaseURL: w.srv.URL(), Token: testToken, Conditional: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	tg := w.targets()[0]
+	if _, err := w.srv.Send(tg.hook, "push", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	first, err := c.ListAttempts(ctx, tg.t, "")
+	if err != nil || len(first.Attempts) != 1 {
+		t.Fatalf("first page: %d attempts, %v; want 1", len(first.Attempts), err)
+	}
+	w.srv.Clock().Advance(time.Second)
+	if _, err := w.srv.Send(tg.hook, "push", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.ListAttempts(ctx, tg.t, "")
+	if err != nil || len(again.Attempts) != 2 {
+		t.Fatalf("after a new delivery: %d attempts, %v; want 2 (the page was answered from the cache)", len(again.Attempts), err)
+	}
+	// Unchanged: a 304, whose headers must not make the page fresh either.
+	if _, err := c.ListAttempts(ctx, tg.t, ""); err != nil || w.srv.NotModifiedCount(tg.list) != 1 {
+		t.Fatalf("unchanged page: %v, %d answers 304; want 1", err, w.srv.NotModifiedCount(tg.list))
+	}
+	if _, err := w.srv.Send(tg.hook, "push", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	third, err := c.ListAttempts(ctx, tg.t, "")
+	if err != nil || len(third.Attempts) != 3 {
+		t.Fatalf("after a 304 and a new delivery: %d attempts, %v; want 3", len(third.Attempts), err)
+	}
+}

@@ -290,11 +290,11 @@ type replicaWorld struct {
 
 func newReplicaWorld(t *testing.T, hooks, scale, replicas int) *replicaWorld {
 	// The emulator's clock runs scale times faster than the wall clock,
-	// from far enough behind it that it stays behind: the HTTP cache of
-	// the conditional requests reads a Date ahead of its own clock as
-	// "still fresh" and would answer polls without asking.
+	// from its now: GitHub's clock runs ahead of the replicas' (the HTTP
+	// cache of the conditional requests once took a page for fresh then,
+	// and answered polls without asking).
 	wall := time.Now()
-	start := wall.UTC().Truncate(time.Second).Add(-time.Hour)
+	start := wall.UTC().Truncate(time.Second)
 	clock := ghfake.NewFuncClock(func() time.Time {
 		return start.Add(time.Since(wall) * time.Duration(scale))
 	})
