@@ -47,8 +47,14 @@ func (s *Service) Handler() http.Handler {
 type TargetStatus struct {
 	Key  string // Target.Key()
 	Name string // Target.String()
-	// Receiver is the receiver's health as the listing shows it.
-	Receiver Health
+	// Receiver is the receiver's health as the listing shows it, since
+	// ReceiverSince (the service's clock; zero while unknown).
+	Receiver      Health
+	ReceiverSince time.Time
+	// LastPing is when the service last pinged the hook (zero: never), and
+	// NextPing when it will next, while the receiver is down and GitHub
+	// can ping it (zero otherwise).
+	LastPing, NextPing time.Time
 	// LastPoll and LastSuccess are the service's clock; zero before the first.
 	LastPoll, LastSuccess time.Time
 	LastError             string
@@ -87,6 +93,7 @@ func (s *Service) Status() Status {
 			continue
 		}
 		st.Targets = append(st.Targets, TargetStatus{Key: key, Name: w.t.String(), Receiver: w.health,
+			ReceiverSince: w.healthSince, LastPing: w.lastPing, NextPing: s.nextPing(w),
 			LastPoll: w.lastPoll, LastSuccess: w.lastOK, LastError: w.lastErr, NextPoll: w.due,
 			Interval: w.interval, Polling: w.running, Credential: w.credential,
 			Ledger: maps.Clone(w.ledger), LastReport: w.lastReport})

@@ -45,18 +45,28 @@ func (s *Service) canPing(w *watch) bool {
 	return ok && w.t.Kind != redeliver.KindApp && !w.pingBroken
 }
 
+// nextPing is when w's hook is next pinged (the poll after it, to be
+// exact), or zero when it is not: its receiver is not seen failing, or
+// GitHub cannot ping it; s.mu is held.
+func (s *Service) nextPing(w *watch) time.Time {
+	if w.health != HealthDown || !s.canPing(w) {
+		return time.Time{}
+	}
+	since := w.evidenceAt
+	if w.lastPing.After(since) {
+		since = w.lastPing
+	}
+	return since.Add(w.pingEvery)
+}
+
 // maybePing pings w's hook when its receiver is seen failing and nothing
 // newer than the last evidence (a delivery, or the last ping) has come for
 // the ping interval, unless the credential's budget is stretched. A ping
 // costs one billed call, and reading its delivery one more.
 func (s *Service) maybePing(ctx context.Context, w *watch) {
 	s.mu.Lock()
-	now := s.clock.Now()
-	since := w.evidenceAt
-	if w.lastPing.After(since) {
-		since = w.lastPing
-	}
-	due := w.health == HealthDown && s.canPing(w) && !s.stopping && now.Sub(since) >= w.pingEvery
+	now, next := s.clock.Now(), s.nextPing(w)
+	due := !next.IsZero() && !s.stopping && !now.Before(next)
 	if due {
 		if b := s.budgets[w.credential]; b != nil && b.wait(now) > 0 {
 			s.log.Debug("ping skipped: the API budget is stretched", "target", w.key)

@@ -38,6 +38,15 @@ func TestPingsProbeTheDownReceiver(t *testing.T) {
 	if n := len(w.gh.Redeliveries()); n != 0 {
 		t.Fatalf("%d redeliveries while the receiver was down, want 0", n)
 	}
+	// The status tells how long it has been down and when the next ping goes.
+	now := w.fc.Now()
+	st := w.svc.Status().Targets[0]
+	if st.Receiver != HealthDown || st.ReceiverSince.IsZero() || now.Sub(st.ReceiverSince) < 20*time.Minute {
+		t.Errorf("status: receiver %s since %s; want down for 20 minutes or more (now %s)", st.Receiver, st.ReceiverSince, now)
+	}
+	if st.LastPing.IsZero() || now.Sub(st.LastPing) > sch.PingMax || !st.NextPing.After(st.LastPing) || st.NextPing.Sub(st.LastPing) > sch.PingMax {
+		t.Errorf("status: last ping %s, next %s (now %s); want the last within %s and the next at most that after it", st.LastPing, st.NextPing, now, sch.PingMax)
+	}
 	var pingGUIDs []string
 	for _, a := range w.gh.Attempts(w.hook) {
 		if a.Event == "ping" {
@@ -85,6 +94,9 @@ func TestPingsProbeTheDownReceiver(t *testing.T) {
 	}
 	if n := w.gh.RequestCount(orgPingRoute); n != pings+1 {
 		t.Errorf("%d pings in all, want %d (none once the receiver is up)", n, pings+1)
+	}
+	if st := w.svc.Status().Targets[0]; st.Receiver != HealthUp || !st.NextPing.IsZero() || st.ReceiverSince.Before(back) {
+		t.Errorf("status once back: receiver %s since %s, next ping %s; want up since it came back (%s), no ping planned", st.Receiver, st.ReceiverSince, st.NextPing, back)
 	}
 }
 

@@ -34,10 +34,11 @@ type watch struct {
 	// (they tell the receiver's health and keep the hook "active").
 	seen int64
 
-	health     Health
-	evidenceAt time.Time // our clock: when the newest listed delivery was made
-	lastProbe  time.Time
-	probeEvery time.Duration
+	health      Health
+	healthSince time.Time // our clock: when health last changed
+	evidenceAt  time.Time // our clock: when the newest listed delivery was made
+	lastProbe   time.Time
+	probeEvery  time.Duration
 	// recovering: the receiver was just seen back; the next poll redelivers
 	// every failed event at once, whatever the spacing says.
 	recovering bool
@@ -318,12 +319,16 @@ func (s *Service) sawReceiver(w *watch, a redeliver.Attempt, serverNow time.Time
 	switch {
 	case up && w.health == HealthDown:
 		w.health, w.recovering, w.probeEvery = HealthUp, true, s.cfg.Schedule.ProbeMin
+		w.healthSince = s.clock.Now()
 		w.pingEvery = s.cfg.Schedule.pingMin()
 		s.log.Info("receiver back: redelivering what failed", "target", w.key, "open", w.openEvents())
 	case up:
+		if w.health != HealthUp {
+			w.healthSince = s.clock.Now()
+		}
 		w.health = HealthUp
 	case w.health != HealthDown:
-		w.health = HealthDown
+		w.health, w.healthSince = HealthDown, s.clock.Now()
 		w.pingEvery = s.cfg.Schedule.pingMin()
 		s.log.Warn("receiver failing: redeliveries held until it is seen healthy", "target", w.key,
 			"status_code", a.StatusCode, "status", a.Status)

@@ -352,6 +352,10 @@ var funcs = template.FuncMap{
 		}
 		return relative(now.Sub(t))
 	},
+	// for is how long since t, for a state that has held since then.
+	"for": func(t, now time.Time) string {
+		return short(max(now.Sub(t), 0))
+	},
 	"until": func(t, now time.Time) string {
 		if t.IsZero() || !t.After(now) {
 			return "now"

@@ -67,6 +67,7 @@ func newFixture(t *testing.T) *fixture {
 		Configured: []statuspage.Configured{{Target: target, Policy: redeliver.DefaultPolicy()}},
 		Live: func(string) statuspage.Live {
 			return statuspage.Live{LastPoll: now.Add(-30 * time.Second), Receiver: statuspage.HealthDown, ReceiverSince: now.Add(-time.Hour),
+				LastPing: now.Add(-40 * time.Second), NextPing: now.Add(80 * time.Second),
 				Budget: statuspage.Budget{Known: true, Remaining: 4321, Limit: 5000}}
 		}}
 	f.actor = &statuspage.StoreActor{Store: st, Now: clock, Policy: func(string) redeliver.Policy { return redeliver.DefaultPolicy() }}
@@ -154,7 +155,8 @@ func TestOverview(t *testing.T) {
 	if csp := resp.Header.Get("Content-Security-Policy"); csp != statuspage.CSP || !strings.Contains(csp, "default-src 'none'") {
 		t.Errorf("Content-Security-Policy = %q", csp)
 	}
-	mustContain(t, body, "repo acme/api hook 34", "30s ago", "4321 / 5000", ">down", "/target?key=repo%2Facme%2Fapi%2Fhooks%2F34")
+	mustContain(t, body, "repo acme/api hook 34", "30s ago", "4321 / 5000", ">down for 1h0m", "pinged 40s ago, next ping in 1m",
+		"/target?key=repo%2Facme%2Fapi%2Fhooks%2F34")
 	if strings.Contains(body, "<script") || strings.Contains(body, "style=") {
 		t.Error("the page has script or inline style, which the CSP forbids")
 	}
@@ -175,7 +177,8 @@ func TestTargetPageAndFilters(t *testing.T) {
 		t.Fatalf("target page: %s", resp.Status)
 	}
 	mustContain(t, body, "<svg", "guid-waiting", "guid-due", "guid-exhausted", "guid-recovered",
-		"in 50m", "1 / 5", "5 / 5", "issues.opened", `value="redeliver-now"`, `value="retry-exhausted"`, `value="give-up"`)
+		"in 50m", "1 / 5", "5 / 5", "issues.opened", `value="redeliver-now"`, `value="retry-exhausted"`, `value="give-up"`,
+		"down for 1h0m; pinged 40s ago, next ping in 1m")
 
 	_, body = get(t, srv.Client(), base+"&state=exhausted")
 	if !strings.Contains(body, "guid-exhausted") || strings.Contains(body, "guid-waiting") {

@@ -66,6 +66,9 @@ type Live struct {
 	Receiver Health
 	// ReceiverSince is when Receiver was first seen as it is.
 	ReceiverSince time.Time
+	// LastPing and NextPing are when the hook was last pinged and will be
+	// next (zero: never, or not while the receiver is not seen failing).
+	LastPing, NextPing time.Time
 	// Uncovered are spans of time nobody checked (coverage gaps).
 	Uncovered []redeliver.Span
 }

@@ -66,7 +66,8 @@ func (p *servePage) live(key string) statuspage.Live {
 		if t.Key != key {
 			continue
 		}
-		l := statuspage.Live{LastPoll: t.LastSuccess, PollError: t.LastError}
+		l := statuspage.Live{LastPoll: t.LastSuccess, PollError: t.LastError,
+			ReceiverSince: t.ReceiverSince, LastPing: t.LastPing, NextPing: t.NextPing}
 		switch t.Receiver {
 		case serve.HealthUp:
 			l.Receiver = statuspage.HealthUp
