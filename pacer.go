@@ -26,6 +26,9 @@ type Pacer struct {
 	// unanswered counts the requests let go whose answer Answered has not
 	// heard yet: the newest entries of every window.
 	unanswered int
+	// normal is the pace SlowFor lowered, restored at slowUntil.
+	normal    rate.Limit
+	slowUntil time.Time
 }
 
 // HoldNotice is the shortest hold that OnHold hears about: waits for the
@@ -81,6 +84,7 @@ func NewPacer(perSecond float64, windows ...Window) *Pacer {
 
 // Wait blocks until the next request may go, and counts it as gone.
 func (p *Pacer) Wait(ctx context.Context) error {
+	p.restore(time.Now())
 	if err := p.lim.Wait(ctx); err != nil {
 		return err
 	}
@@ -318,6 +322,34 @@ func (p *Pacer) Slow() {
 		return
 	}
 	p.lim.SetLimit(l / 2)
+}
+
+// SlowFor halves the pace as Slow does, for d: then the pace from before
+// the first of the slowdowns in a row comes back. For a service that runs
+// for weeks, where a limit answer now and then must not slow it for good;
+// each answer within d halves again and starts d anew.
+func (p *Pacer) SlowFor(d time.Duration) {
+	p.slowFor(d, time.Now())
+}
+
+func (p *Pacer) slowFor(d time.Duration, now time.Time) {
+	p.mu.Lock()
+	if p.slowUntil.IsZero() {
+		p.normal = p.lim.Limit()
+	}
+	p.slowUntil = now.Add(d)
+	p.mu.Unlock()
+	p.Slow()
+}
+
+// restore brings back the pace SlowFor lowered, once its time is over.
+func (p *Pacer) restore(now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.slowUntil.IsZero() && !now.Before(p.slowUntil) {
+		p.lim.SetLimit(p.normal)
+		p.slowUntil = time.Time{}
+	}
 }
 
 // Rate is the current pace in requests a second (0: unlimited).

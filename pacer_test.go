@@ -186,3 +186,36 @@ func TestPacerCountsFromTheAnswer(t *testing.T) {
 		t.Fatalf("held %s after the answers' minute was over", d)
 	}
 }
+
+// SlowFor halves the pace for a while, then the pace from before the
+// first slowdown comes back; another answer meanwhile halves again and
+// starts the wait anew.
+func TestPacerSlowForComesBack(t *testing.T) {
+	t0 := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	p := NewPacer(2)
+	p.slowFor(time.Hour, t0)
+	if r := p.Rate(); r != 1 {
+		t.Fatalf("pace after a slowdown %v/s, want 1", r)
+	}
+	p.slowFor(time.Hour, t0.Add(30*time.Minute))
+	if r := p.Rate(); r != 0.5 {
+		t.Fatalf("pace after a second slowdown %v/s, want 0.5", r)
+	}
+	p.restore(t0.Add(time.Hour + 29*time.Minute))
+	if r := p.Rate(); r != 0.5 {
+		t.Fatalf("pace before the hour from the last slowdown %v/s, want still 0.5", r)
+	}
+	p.restore(t0.Add(time.Hour + 30*time.Minute))
+	if r := p.Rate(); r != 2 {
+		t.Fatalf("pace an hour after the last slowdown %v/s, want 2 again", r)
+	}
+	u := NewPacer(0) // unlimited: 10 a second while slowed
+	u.slowFor(time.Minute, t0)
+	if r := u.Rate(); r != 10 {
+		t.Fatalf("unlimited pacer slowed to %v/s, want 10", r)
+	}
+	u.restore(t0.Add(time.Minute))
+	if r := u.Rate(); r != 0 {
+		t.Fatalf("unlimited pacer after its slowdown: %v/s, want unlimited", r)
+	}
+}

@@ -93,9 +93,12 @@ type Config struct {
 	// for each request that then waits it out.
 	OnSecondaryLimit func()
 	// OnSecondaryWait, when set, is called instead of OnSecondaryLimit with
-	// how long GitHub asked to wait (0 when it did not say), so a learning
-	// Pacer can tell which of GitHub's windows was hit (Pacer.Hit).
-	OnSecondaryWait func(wait time.Duration)
+	// the limited request's route (as Answer.Route names it; "" when not
+	// known) and how long GitHub asked to wait (0 when it did not say), so
+	// a learning Pacer can tell which of GitHub's windows was hit
+	// (Pacer.Hit), and a limit on a request it does not pace can be told
+	// apart.
+	OnSecondaryWait func(route string, wait time.Duration)
 	// MaxRetries bounds the retries of one request after 5xx answers,
 	// network errors and rate limits: 0 means DefaultMaxRetries, a negative
 	// value means no retries.
@@ -121,7 +124,7 @@ type Client struct {
 	key       *rsa.PrivateKey
 	retries   int
 	onLimit   func()
-	onWait    func(time.Duration)
+	onWait    func(string, time.Duration)
 	cond      bool
 	onAnswer  func(context.Context, Answer)
 	minWait   time.Duration // first backoff interval; tests shorten it

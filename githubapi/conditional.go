@@ -129,6 +129,12 @@ func FromCache(resp *http.Response) bool {
 	return resp != nil && resp.Header.Get(httpcache.XFromCache) != ""
 }
 
+// IsRedelivery says whether route (as RouteTemplate names it) asks GitHub
+// to redeliver an attempt: the request a Pacer spaces.
+func IsRedelivery(route string) bool {
+	return strings.HasPrefix(route, "POST ") && strings.HasSuffix(route, "/deliveries/{delivery_id}/attempts")
+}
+
 // RouteTemplate names a request's route with its parameters replaced by
 // their names, as GitHub's OpenAPI description writes them: method, space,
 // path (without the API root).

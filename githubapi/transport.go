@@ -66,7 +66,11 @@ func (c *Client) newAPI(who string, auth http.RoundTripper) *api {
 			if cb != nil && cb.ResetTime != nil {
 				wait = time.Until(*cb.ResetTime)
 			}
-			c.onWait(wait)
+			var r string
+			if cb != nil && cb.Request != nil && cb.Request.URL != nil {
+				r = RouteTemplate(cb.Request.Method, strings.TrimPrefix(cb.Request.URL.Path, strings.TrimSuffix(c.base.Path, "/")))
+			}
+			c.onWait(r, wait)
 		case c.onLimit != nil:
 			c.onLimit()
 		}

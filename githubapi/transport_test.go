@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -146,16 +147,28 @@ func TestRateLimits(t *testing.T) {
 		w := newWorld(t, ghfake.Options{})
 		ids := w.srv.SeedAttempts(w.orgHook, []ghfake.Seed{{At: t0.Add(-time.Hour), StatusCode: 500}})
 		w.srv.AddFault(ghfake.Fault{Route: redeliverOrgRoute, Kind: ghfake.FaultSecondaryLimit, Status: 429, RetryAfter: 1, Times: 1})
-		var slowed atomic.Int32
-		c := newTestClient(t, Config{BaseURL: w.srv.URL(), Token: testToken, OnSecondaryLimit: func() { slowed.Add(1) }})
+		var (
+			mu     sync.Mutex
+			routes []string
+		)
+		c := newTestClient(t, Config{BaseURL: w.srv.URL(), Token: testToken, OnSecondaryWait: func(route string, wait time.Duration) {
+			mu.Lock()
+			defer mu.Unlock()
+			routes = append(routes, route)
+			if wait <= 0 || wait > time.Second {
+				t.Errorf("OnSecondaryWait heard a wait of %s, want the retry-after (1 s)", wait)
+			}
+		}})
 		if _, err := c.Redeliver(context.Background(), orgTarget(w), ids[0]); err != nil {
 			t.Fatal(err)
 		}
 		if v := w.srv.Violations(); len(v) != 0 {
 			t.Errorf("requests sent early: %+v", v)
 		}
-		if n := len(w.srv.Redeliveries()); n != 1 || slowed.Load() != 1 {
-			t.Errorf("%d redeliveries and %d slow-downs, want 1 and 1", n, slowed.Load())
+		mu.Lock()
+		defer mu.Unlock()
+		if n := len(w.srv.Redeliveries()); n != 1 || len(routes) != 1 || routes[0] != redeliverOrgRoute || !IsRedelivery(routes[0]) {
+			t.Errorf("%d redeliveries; OnSecondaryWait heard routes %q; want 1 and the redelivery's route", n, routes)
 		}
 	})
 	t.Run("secondary limit on a PATCH through REST() resends the body", func(t *testing.T) {

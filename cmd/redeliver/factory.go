@@ -49,9 +49,10 @@ type gitHubFunc func(s *config.Settings, log *slog.Logger, pace paceListener) (*
 // paceListener hears what GitHub's answers tell a pacer (from any
 // goroutine: it must be quick and safe for concurrent use).
 type paceListener interface {
-	// limited: a secondary rate limit, with how long GitHub asked to wait
-	// (0 when it did not say).
-	limited(wait time.Duration)
+	// limited: a secondary rate limit on route (as githubapi.Answer names
+	// it; "" when not known), with how long GitHub asked to wait (0 when
+	// it did not say).
+	limited(route string, wait time.Duration)
 	// answered: GitHub answered a request on route (as githubapi.Answer
 	// names it), now.
 	answered(route string)

@@ -103,3 +103,29 @@ func TestNewPacer(t *testing.T) {
 		t.Errorf("the product's pace scale is %v, want 1", paceScale())
 	}
 }
+
+// TestRunLearnsNothingFromAListingLimit: a secondary limit on a listing
+// page is waited out, and teaches the pacer nothing of the redeliveries'
+// windows: the state keeps no pace for the host.
+func TestRunLearnsNothingFromAListingLimit(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, ghfake.Options{})
+	// Two pages: the limit meets the second, once the run paces.
+	gs := w.failed(w.orgHook, "f", 150, w.ago(time.Hour), time.Second)
+	w.srv.AddFault(ghfake.Fault{Route: orgListRoute, Kind: ghfake.FaultSecondaryLimit, RetryAfter: 1, After: 1, Times: 1})
+	r := w.run(w.args("run", "--org", "acme", "--hook", fmt.Sprint(w.orgHook), "--output", "json", "--rate", "0", "--no-probe")...)
+	wantCode(t, r, 0)
+	wantRedeliveredOnce(t, w.redeliveries(), gs)
+	if _, sec := w.srv.LimitResponsesByKind(); sec != 1 {
+		t.Fatalf("%d secondary limits met, want the listing's one:\n%s", sec, r)
+	}
+	st, err := sqlite.OpenReadOnly(w.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	u, _ := url.Parse(w.api)
+	if ws, ok, err := st.Pace(t.Context(), u.Host); err != nil || ok {
+		t.Errorf("learned pace %v, %v, %v; want none (the limit was on a listing)", ws, ok, err)
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/redeliver/redeliver"
 	"github.com/redeliver/redeliver/alert"
 	"github.com/redeliver/redeliver/config"
+	"github.com/redeliver/redeliver/githubapi"
 )
 
 // runOptions are what `redeliver run` is given: its streams, the means to
@@ -361,10 +362,13 @@ func (sess *runSession) peekFailed(ctx context.Context, i int, err error, answer
 
 // limited hears a secondary rate limit and how long GitHub asked to wait.
 // A learning pacer keeps to the window the wait points at; one that knew
-// every window already, or paces as the flags say, halves its pace.
-func (sess *runSession) limited(wait time.Duration) {
+// every window already, or paces as the flags say, halves its pace. A
+// limit on a request the pacer does not space (a listing) tells nothing
+// of the redeliveries' windows: the client holds every request until its
+// retry-after anyway.
+func (sess *runSession) limited(route string, wait time.Duration) {
 	p := sess.pacer
-	if p == nil {
+	if p == nil || (route != "" && !githubapi.IsRedelivery(route)) {
 		return
 	}
 	if sess.o.learn && len(p.Hit(wait)) > 0 {
@@ -376,7 +380,7 @@ func (sess *runSession) limited(wait time.Duration) {
 // answered tells the pacer when GitHub answered a redelivery, the
 // requests it paces (see Pacer.Answered).
 func (sess *runSession) answered(route string) {
-	if p := sess.pacer; p != nil && strings.HasSuffix(route, "/deliveries/{delivery_id}/attempts") && strings.HasPrefix(route, "POST ") {
+	if p := sess.pacer; p != nil && githubapi.IsRedelivery(route) {
 		p.Answered(time.Now())
 	}
 }

@@ -43,6 +43,10 @@ type serveOptions struct {
 	alerts                   alertOptions
 }
 
+// serveSlowdown is how long serve keeps its pace halved after GitHub
+// answered a redelivery with a secondary limit.
+const serveSlowdown = time.Hour
+
 func newServeCmd(io *streams) *cobra.Command {
 	o := &serveOptions{}
 	cmd := &cobra.Command{
@@ -166,9 +170,14 @@ func runServe(ctx context.Context, io *streams, o *serveOptions) error {
 	gh, err := githubapi.New(githubapi.Config{
 		BaseURL: s.APIURL, Token: s.Token, AppID: s.AppID, PrivateKeyPEM: s.PrivateKey, CAFile: s.CAFile,
 		UserAgent: "redeliver/" + version, Logger: log,
-		OnSecondaryLimit: func() {
-			if pacer != nil {
-				pacer.Slow()
+		// A secondary limit on a redelivery halves the pace for an hour
+		// (serve runs for weeks: a halving for good, answer after answer,
+		// would leave it crawling). One on a poll tells nothing of the
+		// redeliveries' pace; the client holds every request until its
+		// retry-after anyway.
+		OnSecondaryWait: func(route string, _ time.Duration) {
+			if pacer != nil && (route == "" || githubapi.IsRedelivery(route)) {
+				pacer.SlowFor(serveSlowdown)
 			}
 		},
 		Conditional: true,
