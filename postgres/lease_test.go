@@ -239,7 +239,7 @@ func TestLockLostWithItsConnection(t *testing.T) {
 	if err := s.Put(ctx, key, storetest.Entry("g1")); err != nil {
 		t.Fatal(err)
 	}
-	pgtest.Exec(t, `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid::bigint = $1
+	pgtest.Exec(t, `SELECT pg_terminate_backend(pid, 5000) FROM pg_locks WHERE locktype = 'advisory' AND classid::bigint = $1
 		AND objid = to_regclass($2)::oid AND granted`, int64(0x72646c76), pgx.Identifier{s.Schema(), "redeliver_schema"}.Sanitize())
 	err = s.Put(ctx, key, storetest.Entry("g2"))
 	if redeliver.ErrorCode(err) != redeliver.EConflict || !errors.Is(err, postgres.ErrUnavailable) || !strings.Contains(err.Error(), "run lock was lost") {

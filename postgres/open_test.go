@@ -287,7 +287,7 @@ func TestReconnects(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	pgtest.Exec(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, app)
+	pgtest.Exec(t, `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = $1`, app)
 	var failures int
 	for i := range 10 {
 		err := s.Put(ctx, "k", storetest.Entry(fmt.Sprint("after-", i)))

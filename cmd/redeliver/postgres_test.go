@@ -171,7 +171,7 @@ func TestPostgresCutMidRun(t *testing.T) {
 	case <-a.done:
 		t.Fatalf("the run ended early: %s", a.wait(t))
 	}
-	pgtest.Exec(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE $1`,
+	pgtest.Exec(t, `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name LIKE $1`,
 		fmt.Sprintf("redeliver %% pid %d", a.cmd.Process.Pid))
 	close(release)
 	ra := a.wait(t)
