@@ -2,6 +2,7 @@ package statuspage_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -431,5 +432,33 @@ func TestLiveBoard(t *testing.T) {
 	l.Uncovered[0].Reason = "changed"
 	if got := b.Get("k"); !got.LastPoll.Equal(now) || got.Uncovered[0].Reason != "r" {
 		t.Errorf("board: %+v", got)
+	}
+}
+
+// noWholeLedger is a store that refuses to read a ledger whole.
+type noWholeLedger struct{ redeliver.Store }
+
+func (noWholeLedger) Entries(context.Context, string) ([]redeliver.LedgerEntry, error) {
+	return nil, errors.New("the whole ledger was read")
+}
+
+// The overview, refreshed every half minute, counts each target's events
+// without reading its ledger whole, and counts them as the target's own
+// page does.
+func TestOverviewCountsWithoutReadingTheLedger(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	_, events, err := f.src.Target(ctx, target.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := *f.src
+	src.Store = noWholeLedger{f.store}
+	ts, err := src.Targets(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := statuspage.Count(events); len(ts) != 1 || ts[0].Counts != want || want.Waiting != 1 || want.Failed != 2 {
+		t.Fatalf("overview counts %+v; want %+v, as the target's page counts (2 failed, 1 of them waiting)", ts[0].Counts, want)
 	}
 }

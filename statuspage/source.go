@@ -160,12 +160,48 @@ func (s *StoreSource) Targets(ctx context.Context) ([]TargetStatus, error) {
 		return nil, err
 	}
 	for i := range ts {
-		if _, err := s.fill(ctx, &ts[i]); err != nil {
+		if err := s.fillCounts(ctx, &ts[i]); err != nil {
 			return nil, err
 		}
 	}
 	return ts, nil
 }
+
+// fillCounts reads the target's checkpoint, counts and live state into t
+// without reading its ledger whole: the overview refreshes every target
+// every half minute, and a receiver down for a day on a busy hook leaves
+// hundreds of thousands of events open. The store counts the states; only
+// the failed entries are read, a batch at a time, to tell the waiting ones.
+func (s *StoreSource) fillCounts(ctx context.Context, t *TargetStatus) error {
+	if err := s.fillFacts(ctx, t); err != nil {
+		return err
+	}
+	counts, err := s.Store.Counts(ctx, t.Key)
+	if err != nil {
+		return err
+	}
+	t.Counts = Counts{Failed: counts[redeliver.StateFailed], Pending: counts[redeliver.StatePending],
+		Recovered: counts[redeliver.StateRecovered], Exhausted: counts[redeliver.StateExhausted], Expired: counts[redeliver.StateExpired]}
+	for after := ""; t.Counts.Failed > 0; {
+		es, err := s.Store.OpenEntries(ctx, t.Key, after, countBatch)
+		if err != nil {
+			return err
+		}
+		for i := range es {
+			if es[i].State == redeliver.StateFailed && !redeliver.Decide(nil, &es[i], t.Policy, t.Now).Due.IsZero() {
+				t.Counts.Waiting++
+			}
+		}
+		if len(es) < countBatch {
+			break
+		}
+		after = es[len(es)-1].GUID
+	}
+	return nil
+}
+
+// countBatch is how many open entries one read for the overview takes.
+const countBatch = 1000
 
 // Target implements Source.
 func (s *StoreSource) Target(ctx context.Context, key string) (TargetStatus, []Event, error) {
@@ -184,15 +220,9 @@ func (s *StoreSource) Target(ctx context.Context, key string) (TargetStatus, []E
 // fill reads the target's checkpoint, ledger and live state into t and
 // returns its events, newest first.
 func (s *StoreSource) fill(ctx context.Context, t *TargetStatus) ([]Event, error) {
-	cp, ok, err := s.Store.Checkpoint(ctx, t.Key)
-	if err != nil {
+	if err := s.fillFacts(ctx, t); err != nil {
 		return nil, err
 	}
-	t.Checkpoint, t.HasCheckpoint = cp, ok
-	if s.Live != nil {
-		t.Live = s.Live(t.Key)
-	}
-	t.Now = s.now()
 	entries, err := s.Store.Entries(ctx, t.Key)
 	if err != nil {
 		return nil, err
@@ -200,6 +230,20 @@ func (s *StoreSource) fill(ctx context.Context, t *TargetStatus) ([]Event, error
 	events := Events(entries, t.Policy, t.Now)
 	t.Counts = Count(events)
 	return events, nil
+}
+
+// fillFacts reads the target's checkpoint and live state into t.
+func (s *StoreSource) fillFacts(ctx context.Context, t *TargetStatus) error {
+	cp, ok, err := s.Store.Checkpoint(ctx, t.Key)
+	if err != nil {
+		return err
+	}
+	t.Checkpoint, t.HasCheckpoint = cp, ok
+	if s.Live != nil {
+		t.Live = s.Live(t.Key)
+	}
+	t.Now = s.now()
+	return nil
 }
 
 // Events turns ledger entries into page events under policy p at now,
