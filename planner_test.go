@@ -1215,6 +1215,9 @@ func (specStore) OpenEntries(context.Context, string, string, int) ([]LedgerEntr
 func (specStore) LostEntries(context.Context, string, string, int) ([]LedgerEntry, error) {
 	return nil, nil
 }
+func (specStore) EntriesAfter(context.Context, string, string, int) ([]LedgerEntry, error) {
+	return nil, nil
+}
 func (specStore) Counts(context.Context, string) (map[State]int, error) { return nil, nil }
 func (specStore) Put(context.Context, string, ...LedgerEntry) error     { return nil }
 func (specStore) Prune(context.Context, string, time.Time) (int, error) { return 0, nil }

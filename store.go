@@ -57,6 +57,9 @@ type LedgerLookup interface {
 	// LostEntries is OpenEntries for the entries lost for good (exhausted
 	// or expired), which alerts tell about.
 	LostEntries(ctx context.Context, key, after string, limit int) ([]LedgerEntry, error)
+	// EntriesAfter is OpenEntries for entries in any state: the whole
+	// ledger a batch at a time, as the status page shows it.
+	EntriesAfter(ctx context.Context, key, after string, limit int) ([]LedgerEntry, error)
 	// Counts returns how many entries the target has in each state (a
 	// state with none may be left out).
 	Counts(ctx context.Context, key string) (map[State]int, error)
@@ -100,6 +103,11 @@ func OpenIn(entries []LedgerEntry, after string, limit int) []LedgerEntry {
 // LostIn answers LedgerLookup's LostEntries from a whole ledger.
 func LostIn(entries []LedgerEntry, after string, limit int) []LedgerEntry {
 	return batchIn(entries, State.Lost, after, limit)
+}
+
+// AfterIn answers LedgerLookup's EntriesAfter from a whole ledger.
+func AfterIn(entries []LedgerEntry, after string, limit int) []LedgerEntry {
+	return batchIn(entries, func(State) bool { return true }, after, limit)
 }
 
 // CountIn answers LedgerLookup's Counts from a whole ledger.

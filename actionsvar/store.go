@@ -422,6 +422,16 @@ func (s *Store) OpenEntries(ctx context.Context, key, after string, limit int) (
 	return redeliver.OpenIn(es, after, limit), nil
 }
 
+// EntriesAfter returns up to limit entries after the guid after, in guid
+// order.
+func (s *Store) EntriesAfter(ctx context.Context, key, after string, limit int) ([]redeliver.LedgerEntry, error) {
+	es, err := s.Entries(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return redeliver.AfterIn(es, after, limit), nil
+}
+
 // Counts returns how many entries the target has in each state.
 func (s *Store) Counts(ctx context.Context, key string) (map[redeliver.State]int, error) {
 	es, err := s.Entries(ctx, key)

@@ -110,6 +110,19 @@ func (s *Store) OpenEntries(ctx context.Context, key, after string, limit int) (
 	return s.Store.OpenEntries(ctx, key, after, limit)
 }
 
+// EntriesAfter answers from EntriesFn when it is set, or calls the
+// wrapped Store.
+func (s *Store) EntriesAfter(ctx context.Context, key, after string, limit int) ([]redeliver.LedgerEntry, error) {
+	if s.EntriesFn != nil {
+		es, err := s.EntriesFn(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		return redeliver.AfterIn(es, after, limit), nil
+	}
+	return s.Store.EntriesAfter(ctx, key, after, limit)
+}
+
 // Counts answers from EntriesFn when it is set, or calls the wrapped
 // Store.
 func (s *Store) Counts(ctx context.Context, key string) (map[redeliver.State]int, error) {

@@ -257,6 +257,11 @@ func (f *Fenced) OpenEntries(ctx context.Context, key, after string, limit int) 
 	return f.s.OpenEntries(ctx, key, after, limit)
 }
 
+// EntriesAfter returns a batch of the target's entries.
+func (f *Fenced) EntriesAfter(ctx context.Context, key, after string, limit int) ([]redeliver.LedgerEntry, error) {
+	return f.s.EntriesAfter(ctx, key, after, limit)
+}
+
 // Counts returns how many entries the target has in each state.
 func (f *Fenced) Counts(ctx context.Context, key string) (map[redeliver.State]int, error) {
 	return f.s.Counts(ctx, key)

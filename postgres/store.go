@@ -106,6 +106,13 @@ func (s *Store) LostEntries(ctx context.Context, key, after string, limit int) (
 		` WHERE target_key = $1 AND guid > $2 AND state IN ('exhausted', 'expired') ORDER BY guid LIMIT $3`, key, after, limit)
 }
 
+// EntriesAfter returns up to limit entries after the guid after, in the
+// primary key's order.
+func (s *Store) EntriesAfter(ctx context.Context, key, after string, limit int) ([]redeliver.LedgerEntry, error) {
+	return s.query(ctx, key, `SELECT `+ledgerColumns+` FROM `+s.table("redeliver_ledger")+
+		` WHERE target_key = $1 AND guid > $2 ORDER BY guid LIMIT $3`, key, after, limit)
+}
+
 // Counts returns how many entries the target has in each state.
 func (s *Store) Counts(ctx context.Context, key string) (map[redeliver.State]int, error) {
 	counts := map[redeliver.State]int{}

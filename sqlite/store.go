@@ -429,6 +429,13 @@ func (s *Store) LostEntries(ctx context.Context, key, after string, limit int) (
 		AND state IN ('exhausted', 'expired') ORDER BY guid LIMIT ?`, key, after, limit)
 }
 
+// EntriesAfter returns up to limit entries after the guid after, in guid
+// order.
+func (s *Store) EntriesAfter(ctx context.Context, key, after string, limit int) ([]redeliver.LedgerEntry, error) {
+	return s.query(ctx, key, `SELECT `+ledgerColumns+` FROM ledger WHERE target_key = ? AND guid > ?
+		ORDER BY guid LIMIT ?`, key, after, limit)
+}
+
 // Counts returns how many entries the target has in each state.
 func (s *Store) Counts(ctx context.Context, key string) (map[redeliver.State]int, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT state, count(*) FROM ledger WHERE target_key = ? GROUP BY state`, key)

@@ -21,31 +21,43 @@ var chartSeries = []struct {
 	{"given up", "c-lost", []redeliver.State{redeliver.StateExhausted, redeliver.StateExpired}},
 }
 
-// Chart draws the target's failed events over the span before now as an SVG
-// bar chart: one bar per bucket of first delivery time, stacked by where
-// each event stands now. It is markup only (no script, no style attribute),
-// so the page's Content-Security-Policy holds.
-func Chart(events []Event, now time.Time, span, bucket time.Duration) template.HTML {
-	const w, h, left, bottom, top = 720.0, 180.0, 36.0, 22.0, 8.0
-	n := int(span / bucket)
-	if n < 1 {
-		n = 1
+// Chart counts a target's failed events over the span before now, one
+// bucket of first delivery time at a time, stacked by where each event
+// stands now; HTML draws it. Events are added one by one, so a ledger is
+// never held whole for it.
+type Chart struct {
+	now, start   time.Time
+	span, bucket time.Duration
+	counts       [][3]int
+}
+
+// NewChart is an empty chart of span before now, in buckets.
+func NewChart(now time.Time, span, bucket time.Duration) *Chart {
+	n := max(int(span/bucket), 1)
+	return &Chart{now: now, start: now.Add(-time.Duration(n) * bucket), span: span, bucket: bucket, counts: make([][3]int, n)}
+}
+
+// Add counts one event.
+func (c *Chart) Add(e Event) {
+	if e.FirstSeen.Before(c.start) || !e.FirstSeen.Before(c.now) {
+		return
 	}
-	start := now.Add(-time.Duration(n) * bucket)
-	counts := make([][3]int, n)
-	for _, e := range events {
-		if e.FirstSeen.Before(start) || !e.FirstSeen.Before(now) {
-			continue
-		}
-		i := int(e.FirstSeen.Sub(start) / bucket)
-		for s, series := range chartSeries {
-			for _, st := range series.states {
-				if e.State == st {
-					counts[i][s]++
-				}
+	i := int(e.FirstSeen.Sub(c.start) / c.bucket)
+	for s, series := range chartSeries {
+		for _, st := range series.states {
+			if e.State == st {
+				c.counts[i][s]++
 			}
 		}
 	}
+}
+
+// HTML draws the chart as an SVG bar chart. It is markup only (no script,
+// no style attribute), so the page's Content-Security-Policy holds.
+func (c *Chart) HTML() template.HTML {
+	const w, h, left, bottom, top = 720.0, 180.0, 36.0, 22.0, 8.0
+	now, start, span, bucket, counts := c.now, c.start, c.span, c.bucket, c.counts
+	n := len(counts)
 	peak := 0
 	for _, c := range counts {
 		peak = max(peak, c[0]+c[1]+c[2])

@@ -196,33 +196,47 @@ var allStates = []string{"open", "failed", "waiting", "pending", "recovered", "e
 func (h *Handler) target(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	key := q.Get("key")
-	t, events, err := h.opts.Source.Target(r.Context(), key)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	p := &page{Title: t.Name, Target: t, Now: t.Now, States: allStates, CanAct: h.opts.Actor != nil,
-		Flash: q.Get("done"), Error: q.Get("err")}
+	p := &page{States: allStates, CanAct: h.opts.Actor != nil, Flash: q.Get("done"), Error: q.Get("err")}
 	p.Filter.State, p.Filter.Event = q.Get("state"), q.Get("event")
 	if p.Filter.State != "" && !slices.Contains(allStates, p.Filter.State) {
 		h.fail(w, r, redeliver.Errorf(redeliver.EInvalid, "state filter %q: want one of %s", p.Filter.State, strings.Join(allStates, ", ")))
+		return
+	}
+	t, events, err := h.opts.Source.Target(r.Context(), key)
+	if err != nil {
+		h.fail(w, r, err)
 		return
 	}
 	span := t.Policy.Horizon
 	if span <= 0 {
 		span = redeliver.HorizonDotCom
 	}
-	p.Chart = Chart(events, t.Now, span, span/72)
+	// The events come one by one, in no order: the page keeps the chart's
+	// counts, the event names and the newest MaxRows that match, never the
+	// whole ledger.
+	chart := NewChart(t.Now, span, span/72)
 	names := map[string]bool{}
-	for _, e := range events {
+	newest := make([]Event, 0, 2*MaxRows)
+	keep := func() {
+		slices.SortFunc(newest, Newer)
+		newest = newest[:min(len(newest), MaxRows)]
+	}
+	for e, err := range events {
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
 		names[e.Event] = true
+		chart.Add(e)
 		if matches(e, p.Filter.State, p.Filter.Event) {
 			p.Total++
-			if len(p.Events) < MaxRows {
-				p.Events = append(p.Events, e)
+			if newest = append(newest, e); len(newest) == cap(newest) {
+				keep()
 			}
 		}
 	}
+	keep()
+	p.Title, p.Target, p.Now, p.Events, p.Chart = t.Name, t, t.Now, newest, chart.HTML()
 	for n := range names {
 		p.EventNames = append(p.EventNames, n)
 	}

@@ -8,6 +8,7 @@ package statuspage
 import (
 	"cmp"
 	"context"
+	"iter"
 	"slices"
 	"time"
 
@@ -19,9 +20,11 @@ import (
 type Source interface {
 	// Targets returns every target's overview, in the order to show them.
 	Targets(ctx context.Context) ([]TargetStatus, error)
-	// Target returns one target's overview and its ledger entries; an
+	// Target returns one target's overview and its ledger's events, to be
+	// read once, in no particular order (a ledger can hold hundreds of
+	// thousands: the page keeps what it shows, not all of them); an
 	// ENotFound error for a key it does not know.
-	Target(ctx context.Context, key string) (TargetStatus, []Event, error)
+	Target(ctx context.Context, key string) (TargetStatus, iter.Seq2[Event, error], error)
 }
 
 // Actor carries out a person's action on one event of a target.
@@ -187,8 +190,8 @@ func (s *StoreSource) fillCounts(ctx context.Context, t *TargetStatus) error {
 		if err != nil {
 			return err
 		}
-		for i := range es {
-			if es[i].State == redeliver.StateFailed && !redeliver.Decide(nil, &es[i], t.Policy, t.Now).Due.IsZero() {
+		for _, e := range es {
+			if e.State == redeliver.StateFailed && !EventOf(e, t.Policy, t.Now).Due.IsZero() {
 				t.Counts.Waiting++
 			}
 		}
@@ -200,11 +203,12 @@ func (s *StoreSource) fillCounts(ctx context.Context, t *TargetStatus) error {
 	return nil
 }
 
-// countBatch is how many open entries one read for the overview takes.
+// countBatch is how many ledger entries one read for the page takes.
 const countBatch = 1000
 
-// Target implements Source.
-func (s *StoreSource) Target(ctx context.Context, key string) (TargetStatus, []Event, error) {
+// Target implements Source: the ledger is read a batch at a time, as the
+// events are.
+func (s *StoreSource) Target(ctx context.Context, key string) (TargetStatus, iter.Seq2[Event, error], error) {
 	ts, err := s.targets(ctx)
 	if err != nil {
 		return TargetStatus{}, nil, err
@@ -213,23 +217,29 @@ func (s *StoreSource) Target(ctx context.Context, key string) (TargetStatus, []E
 	if i < 0 {
 		return TargetStatus{}, nil, redeliver.Errorf(redeliver.ENotFound, "no target %q", key)
 	}
-	events, err := s.fill(ctx, &ts[i])
-	return ts[i], events, err
-}
-
-// fill reads the target's checkpoint, ledger and live state into t and
-// returns its events, newest first.
-func (s *StoreSource) fill(ctx context.Context, t *TargetStatus) ([]Event, error) {
-	if err := s.fillFacts(ctx, t); err != nil {
-		return nil, err
+	t := ts[i]
+	if err := s.fillCounts(ctx, &t); err != nil {
+		return t, nil, err
 	}
-	entries, err := s.Store.Entries(ctx, t.Key)
-	if err != nil {
-		return nil, err
+	events := func(yield func(Event, error) bool) {
+		for after := ""; ; {
+			es, err := s.Store.EntriesAfter(ctx, key, after, countBatch)
+			if err != nil {
+				yield(Event{}, err)
+				return
+			}
+			for _, e := range es {
+				if !yield(EventOf(e, t.Policy, t.Now), nil) {
+					return
+				}
+			}
+			if len(es) < countBatch {
+				return
+			}
+			after = es[len(es)-1].GUID
+		}
 	}
-	events := Events(entries, t.Policy, t.Now)
-	t.Counts = Count(events)
-	return events, nil
+	return t, events, nil
 }
 
 // fillFacts reads the target's checkpoint and live state into t.
@@ -246,47 +256,21 @@ func (s *StoreSource) fillFacts(ctx context.Context, t *TargetStatus) error {
 	return nil
 }
 
-// Events turns ledger entries into page events under policy p at now,
-// newest first.
-func Events(entries []redeliver.LedgerEntry, p redeliver.Policy, now time.Time) []Event {
-	out := make([]Event, 0, len(entries))
-	for _, e := range entries {
-		ev := Event{LedgerEntry: e, Max: p.MaxAttempts + e.Granted, Allowed: redeliver.Allowed(e, p, now)}
-		if e.State == redeliver.StateFailed {
-			ev.Due = redeliver.Decide(nil, &e, p, now).Due
-		}
-		out = append(out, ev)
+// EventOf is a ledger entry as the page shows it under policy p at now.
+func EventOf(e redeliver.LedgerEntry, p redeliver.Policy, now time.Time) Event {
+	ev := Event{LedgerEntry: e, Max: p.MaxAttempts + e.Granted, Allowed: redeliver.Allowed(e, p, now)}
+	if e.State == redeliver.StateFailed {
+		ev.Due = redeliver.Decide(nil, &e, p, now).Due
 	}
-	slices.SortStableFunc(out, func(a, b Event) int {
-		if c := b.FirstSeen.Compare(a.FirstSeen); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.GUID, b.GUID)
-	})
-	return out
+	return ev
 }
 
-// Count tallies events per state.
-func Count(events []Event) Counts {
-	var c Counts
-	for _, e := range events {
-		switch e.State {
-		case redeliver.StateFailed:
-			c.Failed++
-			if !e.Due.IsZero() {
-				c.Waiting++
-			}
-		case redeliver.StatePending:
-			c.Pending++
-		case redeliver.StateRecovered:
-			c.Recovered++
-		case redeliver.StateExhausted:
-			c.Exhausted++
-		case redeliver.StateExpired:
-			c.Expired++
-		}
+// Newer orders events newest first (by first delivery, then guid).
+func Newer(a, b Event) int {
+	if c := b.FirstSeen.Compare(a.FirstSeen); c != 0 {
+		return c
 	}
-	return c
+	return cmp.Compare(a.GUID, b.GUID)
 }
 
 // maxReplaceTries bounds how often an action reads an entry again because

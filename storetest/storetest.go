@@ -640,8 +640,8 @@ func MarksPrune(t *testing.T, newState NewMarkState) {
 // asked for, in guid order, whatever their number (more than one query's
 // worth of parameters included); OpenEntries walks every open entry once,
 // in batches, each batch continuing after the last guid of the one before,
-// and LostEntries every exhausted or expired one alike; Counts counts the
-// target's entries by state.
+// LostEntries every exhausted or expired one alike and EntriesAfter every
+// entry; Counts counts the target's entries by state.
 func Lookup(t *testing.T, newState NewState) {
 	ctx := context.Background()
 	s := one(t, newState)
@@ -686,6 +686,7 @@ func Lookup(t *testing.T, newState NewState) {
 
 	walk(t, "OpenEntries", s.OpenEntries, key, all, redeliver.State.Open)
 	walk(t, "LostEntries", s.LostEntries, key, all, redeliver.State.Lost)
+	walk(t, "EntriesAfter", s.EntriesAfter, key, all, func(redeliver.State) bool { return true })
 
 	counts, err := s.Counts(ctx, key)
 	if err != nil {

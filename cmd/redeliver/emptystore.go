@@ -30,6 +30,9 @@ func (emptyStore) OpenEntries(context.Context, string, string, int) ([]redeliver
 func (emptyStore) LostEntries(context.Context, string, string, int) ([]redeliver.LedgerEntry, error) {
 	return nil, nil
 }
+func (emptyStore) EntriesAfter(context.Context, string, string, int) ([]redeliver.LedgerEntry, error) {
+	return nil, nil
+}
 func (emptyStore) Counts(context.Context, string) (map[redeliver.State]int, error) {
 	return map[redeliver.State]int{}, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"iter"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -51,7 +52,7 @@ func (p *servePage) Targets(ctx context.Context) ([]statuspage.TargetStatus, err
 }
 
 // Target implements statuspage.Source.
-func (p *servePage) Target(ctx context.Context, key string) (statuspage.TargetStatus, []statuspage.Event, error) {
+func (p *servePage) Target(ctx context.Context, key string) (statuspage.TargetStatus, iter.Seq2[statuspage.Event, error], error) {
 	return p.source.Load().Target(ctx, key)
 }
 
