@@ -153,18 +153,26 @@ func runStateCopy(ctx context.Context, io *streams, o *stateCopyOptions) error {
 	dstMarks, _ := dst.(alertMarks)
 	var checkpoints, entries, marks int
 	for _, k := range keys {
-		es, err := src.Entries(ctx, k)
-		if err != nil {
-			return err
-		}
 		cp, ok, err := src.Checkpoint(ctx, k)
 		if err != nil {
 			return err
 		}
 		// Ledger first, checkpoint last, as a run writes them: a copy
 		// that stops halfway never has a checkpoint ahead of its ledger.
-		if err := dst.Put(ctx, k, es...); err != nil {
-			return copyStopped(to, err)
+		// A batch at a time, so a ledger of millions is never held whole.
+		for after := ""; ; {
+			es, err := src.EntriesAfter(ctx, k, after, copyBatch)
+			if err != nil {
+				return err
+			}
+			if err := dst.Put(ctx, k, es...); err != nil {
+				return copyStopped(to, err)
+			}
+			entries += len(es)
+			if len(es) < copyBatch {
+				break
+			}
+			after = es[len(es)-1].GUID
 		}
 		if ok {
 			if err := dst.SetCheckpoint(ctx, k, cp); err != nil {
@@ -172,7 +180,6 @@ func runStateCopy(ctx context.Context, io *streams, o *stateCopyOptions) error {
 			}
 			checkpoints++
 		}
-		entries += len(es)
 		// What alerts already told goes too: the copy must not tell it
 		// again.
 		if srcMarks != nil && dstMarks != nil {
@@ -194,6 +201,9 @@ func runStateCopy(ctx context.Context, io *streams, o *stateCopyOptions) error {
 	return nil
 }
 
+// copyBatch is how many ledger entries state copy reads and writes at once.
+const copyBatch = 2000
+
 // copyStopped says what a failed write left behind.
 func copyStopped(to copyEnd, err error) error {
 	return redeliver.Wrap(redeliver.ErrorCode(err), err,
@@ -210,14 +220,18 @@ func verifyCopy(ctx context.Context, src, dst redeliver.Store, keys []string) er
 		return redeliver.Errorf(redeliver.EInternal, "the copy does not read back: %d targets instead of %d", len(got), len(keys))
 	}
 	for _, k := range keys {
-		a, err1 := src.Entries(ctx, k)
-		b, err2 := dst.Entries(ctx, k)
-		ca, oka, err3 := src.Checkpoint(ctx, k)
-		cb, okb, err4 := dst.Checkpoint(ctx, k)
+		ca, oka, err1 := src.Checkpoint(ctx, k)
+		cb, okb, err2 := dst.Checkpoint(ctx, k)
+		na, err3 := src.Counts(ctx, k)
+		nb, err4 := dst.Counts(ctx, k)
 		if err := errors.Join(err1, err2, err3, err4); err != nil {
 			return err
 		}
-		if !slices.Equal(a, b) || oka != okb || ca != cb {
+		same, err := sameLedger(ctx, src, dst, k)
+		if err != nil {
+			return err
+		}
+		if !same || !maps.Equal(na, nb) || oka != okb || ca != cb {
 			return redeliver.Errorf(redeliver.EInternal, "the copy does not read back the same for target %s", k)
 		}
 		sm, _ := src.(alertMarks)
@@ -234,6 +248,39 @@ func verifyCopy(ctx context.Context, src, dst redeliver.Store, keys []string) er
 		}
 	}
 	return nil
+}
+
+// sameLedger says whether every entry of target k in src reads back the
+// same from dst, a batch at a time (with Counts, that they hold the same).
+// The two stores may order guids differently, so each batch is looked up.
+func sameLedger(ctx context.Context, src, dst redeliver.Store, k string) (bool, error) {
+	for after := ""; ; {
+		es, err := src.EntriesAfter(ctx, k, after, copyBatch)
+		if err != nil {
+			return false, err
+		}
+		guids := make([]string, len(es))
+		for i, e := range es {
+			guids[i] = e.GUID
+		}
+		back, err := dst.Lookup(ctx, k, guids)
+		if err != nil {
+			return false, err
+		}
+		byGUID := make(map[string]redeliver.LedgerEntry, len(back))
+		for _, e := range back {
+			byGUID[e.GUID] = e
+		}
+		for _, e := range es {
+			if b, ok := byGUID[e.GUID]; !ok || b != e {
+				return false, nil
+			}
+		}
+		if len(es) < copyBatch {
+			return true, nil
+		}
+		after = es[len(es)-1].GUID
+	}
 }
 
 // alertMarks is a store that keeps what alerts told (both SQLite and

@@ -26,10 +26,26 @@ func pgState(t *testing.T) string {
 	return strings.Replace(pgtest.DSN(t), "://postgres@", "://postgres:"+pgPassword+"@", 1)
 }
 
-// fill writes a small state: two targets with entries, one with a checkpoint.
+// fill writes a state: two targets with entries, one with a checkpoint,
+// the other with more entries than one batch of the copy holds, their guids
+// in shapes that two collations might order differently.
 func fill(t *testing.T, st redeliver.Store) {
 	t.Helper()
 	ctx := context.Background()
+	many := make([]redeliver.LedgerEntry, 0, 2*copyBatch+500)
+	for i := range cap(many) {
+		g := fmt.Sprintf("%08x-%04d", uint32(i)*2654435761, i)
+		if i%3 == 0 {
+			g = strings.ToUpper(g)
+		}
+		if i%5 == 0 {
+			g = "-" + g
+		}
+		many = append(many, storetest.Entry(g))
+	}
+	if err := st.Put(ctx, "repo/acme/api/hooks/3", many...); err != nil {
+		t.Fatal(err)
+	}
 	done := storetest.Entry("g-done")
 	done.State = redeliver.StateRecovered
 	cp := redeliver.Checkpoint{Time: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), RunAt: time.Date(2026, 1, 2, 3, 5, 0, 0, time.UTC)}
@@ -104,7 +120,7 @@ func TestStateCopyBothWays(t *testing.T) {
 	wantCode(t, r, 0)
 	noPassword(t, r)
 	redacted := postgres.Redact(pg)
-	if wantOut := "copied 2 targets (1 checkpoints, 3 ledger entries, 2 alert marks) from " + file + " to " + redacted; !strings.Contains(r.stdout, wantOut) {
+	if wantOut := "copied 3 targets (1 checkpoints, 4503 ledger entries, 2 alert marks) from " + file + " to " + redacted; !strings.Contains(r.stdout, wantOut) {
 		t.Errorf("want %q:\n%s", wantOut, r)
 	}
 	st, err := postgres.Open(context.Background(), pg, postgres.Options{ReadOnly: true})
@@ -154,8 +170,8 @@ func TestStateCopyRefuses(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"non-empty PostgreSQL", []string{"--from", other, "--to", pg}, "already holds a state (2 targets)"},
-		{"non-empty file", []string{"--from", pg, "--to", other}, "already holds a state (2 targets)"},
+		{"non-empty PostgreSQL", []string{"--from", other, "--to", pg}, "already holds a state (3 targets)"},
+		{"non-empty file", []string{"--from", pg, "--to", other}, "already holds a state (3 targets)"},
 		{"missing source", []string{"--from", filepath.Join(dir, "none.db"), "--to", filepath.Join(dir, "new.db")}, "nothing to copy"},
 		{"no --from", []string{"--to", filepath.Join(dir, "new.db")}, "--from is required"},
 		{"no --to", []string{"--from", file}, "--to is required"},
@@ -181,7 +197,7 @@ func TestStateCopyRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if keys, _ := st.Targets(context.Background()); len(keys) != 2 {
+	if keys, _ := st.Targets(context.Background()); len(keys) != 3 {
 		t.Errorf("the refused destination changed: %v", keys)
 	}
 }
