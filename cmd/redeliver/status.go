@@ -116,13 +116,13 @@ func readStatus(ctx context.Context, st redeliver.Store) ([]targetStatus, error)
 		if err != nil {
 			return nil, err
 		}
-		es, err := st.Entries(ctx, k)
+		counts, err := st.Counts(ctx, k) // counted by the store, not read whole
 		if err != nil {
 			return nil, err
 		}
 		ts := targetStatus{Target: k, Checkpoint: cp.Time, Counts: map[string]int{}}
-		for _, e := range es {
-			ts.Counts[string(e.State)]++
+		for s, n := range counts {
+			ts.Counts[string(s)] = n
 		}
 		out = append(out, ts)
 	}
