@@ -113,40 +113,36 @@ func (s *Store) OpenEntries(ctx context.Context, key, after string, limit int) (
 // EntriesAfter answers from EntriesFn when it is set, or calls the
 // wrapped Store.
 func (s *Store) EntriesAfter(ctx context.Context, key, after string, limit int) ([]redeliver.LedgerEntry, error) {
-	if s.EntriesFn != nil {
-		es, err := s.EntriesFn(ctx, key)
-		if err != nil {
-			return nil, err
-		}
-		return redeliver.AfterIn(es, after, limit), nil
-	}
-	return s.Store.EntriesAfter(ctx, key, after, limit)
+	return fromEntries(ctx, s, key, func(es []redeliver.LedgerEntry) []redeliver.LedgerEntry { return redeliver.AfterIn(es, after, limit) },
+		func() ([]redeliver.LedgerEntry, error) { return s.Store.EntriesAfter(ctx, key, after, limit) })
 }
 
 // Counts answers from EntriesFn when it is set, or calls the wrapped
 // Store.
 func (s *Store) Counts(ctx context.Context, key string) (map[redeliver.State]int, error) {
-	if s.EntriesFn != nil {
-		es, err := s.EntriesFn(ctx, key)
-		if err != nil {
-			return nil, err
-		}
-		return redeliver.CountIn(es), nil
-	}
-	return s.Store.Counts(ctx, key)
+	return fromEntries(ctx, s, key, redeliver.CountIn,
+		func() (map[redeliver.State]int, error) { return s.Store.Counts(ctx, key) })
 }
 
 // LostEntries answers from EntriesFn when it is set, or calls the wrapped
 // Store.
 func (s *Store) LostEntries(ctx context.Context, key, after string, limit int) ([]redeliver.LedgerEntry, error) {
-	if s.EntriesFn != nil {
-		es, err := s.EntriesFn(ctx, key)
-		if err != nil {
-			return nil, err
-		}
-		return redeliver.LostIn(es, after, limit), nil
+	return fromEntries(ctx, s, key, func(es []redeliver.LedgerEntry) []redeliver.LedgerEntry { return redeliver.LostIn(es, after, limit) },
+		func() ([]redeliver.LedgerEntry, error) { return s.Store.LostEntries(ctx, key, after, limit) })
+}
+
+// fromEntries answers a read from the whole ledger EntriesFn gives, when
+// it is set, or calls wrapped.
+func fromEntries[T any](ctx context.Context, s *Store, key string, from func([]redeliver.LedgerEntry) T, wrapped func() (T, error)) (T, error) {
+	if s.EntriesFn == nil {
+		return wrapped()
 	}
-	return s.Store.LostEntries(ctx, key, after, limit)
+	es, err := s.EntriesFn(ctx, key)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return from(es), nil
 }
 
 // Put calls PutFn or the wrapped Store.

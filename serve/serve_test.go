@@ -1,22 +1,14 @@
 package serve
 
 import (
-	"context"
-	"errors"
 	"maps"
 	"testing"
 	"time"
 
 	"github.com/redeliver/redeliver"
 	"github.com/redeliver/redeliver/ghfake"
+	"github.com/redeliver/redeliver/storetest"
 )
-
-// noWholeReads is a store that refuses to read a target's ledger whole.
-type noWholeReads struct{ redeliver.Store }
-
-func (noWholeReads) Entries(context.Context, string) ([]redeliver.LedgerEntry, error) {
-	return nil, errors.New("the whole ledger was read")
-}
 
 // While the receiver is down and new deliveries keep failing, no attempt is
 // spent; the poll after a delivery reaches it again redelivers every event
@@ -24,7 +16,7 @@ func (noWholeReads) Entries(context.Context, string) ([]redeliver.LedgerEntry, e
 // without reading the ledger whole (a day's outage on a busy hook leaves
 // hundreds of thousands of events open).
 func TestHeldWhileDownThenRedeliveredOnce(t *testing.T) {
-	w := newWorld(t, worldOpts{store: func(st redeliver.Store) redeliver.Store { return noWholeReads{st} }})
+	w := newWorld(t, worldOpts{store: func(st redeliver.Store) redeliver.Store { return storetest.NoWholeReads{Store: st} }})
 	w.start()
 
 	w.status.Store(503)

@@ -2,7 +2,6 @@ package statuspage_test
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -17,6 +16,7 @@ import (
 	"github.com/redeliver/redeliver"
 	"github.com/redeliver/redeliver/sqlite"
 	"github.com/redeliver/redeliver/statuspage"
+	"github.com/redeliver/redeliver/storetest"
 )
 
 const testToken = "s3cret-page-token-0123456789"
@@ -435,13 +435,6 @@ func TestLiveBoard(t *testing.T) {
 	}
 }
 
-// noWholeLedger is a store that refuses to read a ledger whole.
-type noWholeLedger struct{ redeliver.Store }
-
-func (noWholeLedger) Entries(context.Context, string) ([]redeliver.LedgerEntry, error) {
-	return nil, errors.New("the whole ledger was read")
-}
-
 // The overview, refreshed every half minute, and a target's page count its
 // events and list them without reading its ledger whole, and count them as
 // the whole ledger would.
@@ -468,7 +461,7 @@ func TestPagesDoNotReadTheLedgerWhole(t *testing.T) {
 		}
 	}
 	src := *f.src
-	src.Store = noWholeLedger{f.store}
+	src.Store = storetest.NoWholeReads{Store: f.store}
 	ts, err := src.Targets(ctx)
 	if err != nil {
 		t.Fatal(err)

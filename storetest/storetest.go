@@ -747,3 +747,12 @@ func first(es []redeliver.LedgerEntry) any {
 	}
 	return es[0]
 }
+
+// NoWholeReads is a Store that refuses to read a target's ledger whole
+// (Entries), for tests that show a path reads it a part at a time.
+type NoWholeReads struct{ redeliver.Store }
+
+// Entries refuses.
+func (NoWholeReads) Entries(context.Context, string) ([]redeliver.LedgerEntry, error) {
+	return nil, errors.New("the whole ledger was read")
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -10,14 +9,8 @@ import (
 
 	"github.com/redeliver/redeliver"
 	"github.com/redeliver/redeliver/sqlite"
+	"github.com/redeliver/redeliver/storetest"
 )
-
-// wholeRefused is a store that refuses to read a ledger whole.
-type wholeRefused struct{ redeliver.Store }
-
-func (wholeRefused) Entries(context.Context, string) ([]redeliver.LedgerEntry, error) {
-	return nil, errors.New("the whole ledger was read")
-}
 
 // Alerts read the entries lost for good and one open entry, in batches,
 // never the whole ledger: a backlog of failed events does not come into
@@ -50,7 +43,7 @@ func TestAlertEntriesReadOnlyWhatAlertsTell(t *testing.T) {
 	if err := st.Put(ctx, key, es...); err != nil {
 		t.Fatal(err)
 	}
-	got, err := alertEntries(ctx, wholeRefused{st}, key)
+	got, err := alertEntries(ctx, storetest.NoWholeReads{Store: st}, key)
 	if err != nil {
 		t.Fatal(err)
 	}
