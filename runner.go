@@ -248,22 +248,21 @@ const openBatch = 1000
 // eachOpen calls fn with each open ledger entry of the target, reading
 // them in batches.
 func eachOpen(ctx context.Context, st Store, key string, fn func(*LedgerEntry) error) error {
-	after := ""
-	for {
-		es, err := st.OpenEntries(ctx, key, after, openBatch)
+	read := func(ctx context.Context, key, after string, limit int) ([]LedgerEntry, error) {
+		es, err := st.OpenEntries(ctx, key, after, limit)
 		if err != nil {
-			return fmt.Errorf("reading the ledger: %w", err)
+			return nil, fmt.Errorf("reading the ledger: %w", err)
 		}
+		return es, nil
+	}
+	return EachBatch(ctx, read, key, openBatch, func(es []LedgerEntry) error {
 		for i := range es {
 			if err := fn(&es[i]); err != nil {
 				return err
 			}
 		}
-		if len(es) < openBatch {
-			return nil
-		}
-		after = es[len(es)-1].GUID
-	}
+		return nil
+	})
 }
 
 // guidKeys is a sorted set of guids as 16-byte keys.

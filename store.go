@@ -78,6 +78,29 @@ type Replacer interface {
 	Replace(ctx context.Context, key string, prev, next LedgerEntry) (bool, error)
 }
 
+// BatchRead is one of LedgerLookup's batch reads: OpenEntries, LostEntries
+// or EntriesAfter.
+type BatchRead func(ctx context.Context, key, after string, limit int) ([]LedgerEntry, error)
+
+// EachBatch calls fn with each batch that read gives of target key's
+// entries, limit at a time, each after the last guid of the one before,
+// until a batch comes short; it returns the first error of read or fn.
+func EachBatch(ctx context.Context, read BatchRead, key string, limit int, fn func([]LedgerEntry) error) error {
+	for after := ""; ; {
+		es, err := read(ctx, key, after, limit)
+		if err != nil {
+			return err
+		}
+		if err := fn(es); err != nil {
+			return err
+		}
+		if len(es) < limit {
+			return nil
+		}
+		after = es[len(es)-1].GUID
+	}
+}
+
 // LookupIn answers LedgerLookup's Lookup from a whole ledger, for stores
 // that hold theirs in memory.
 func LookupIn(entries []LedgerEntry, guids []string) []LedgerEntry {

@@ -8,6 +8,7 @@ package statuspage
 import (
 	"cmp"
 	"context"
+	"errors"
 	"iter"
 	"slices"
 	"time"
@@ -185,22 +186,17 @@ func (s *StoreSource) fillCounts(ctx context.Context, t *TargetStatus) error {
 	}
 	t.Counts = Counts{Failed: counts[redeliver.StateFailed], Pending: counts[redeliver.StatePending],
 		Recovered: counts[redeliver.StateRecovered], Exhausted: counts[redeliver.StateExhausted], Expired: counts[redeliver.StateExpired]}
-	for after := ""; t.Counts.Failed > 0; {
-		es, err := s.Store.OpenEntries(ctx, t.Key, after, countBatch)
-		if err != nil {
-			return err
-		}
+	if t.Counts.Failed == 0 {
+		return nil
+	}
+	return redeliver.EachBatch(ctx, s.Store.OpenEntries, t.Key, countBatch, func(es []redeliver.LedgerEntry) error {
 		for _, e := range es {
 			if e.State == redeliver.StateFailed && !EventOf(e, t.Policy, t.Now).Due.IsZero() {
 				t.Counts.Waiting++
 			}
 		}
-		if len(es) < countBatch {
-			break
-		}
-		after = es[len(es)-1].GUID
-	}
-	return nil
+		return nil
+	})
 }
 
 // countBatch is how many ledger entries one read for the page takes.
@@ -222,25 +218,23 @@ func (s *StoreSource) Target(ctx context.Context, key string) (TargetStatus, ite
 		return t, nil, err
 	}
 	events := func(yield func(Event, error) bool) {
-		for after := ""; ; {
-			es, err := s.Store.EntriesAfter(ctx, key, after, countBatch)
-			if err != nil {
-				yield(Event{}, err)
-				return
-			}
+		err := redeliver.EachBatch(ctx, s.Store.EntriesAfter, key, countBatch, func(es []redeliver.LedgerEntry) error {
 			for _, e := range es {
 				if !yield(EventOf(e, t.Policy, t.Now), nil) {
-					return
+					return errStopped
 				}
 			}
-			if len(es) < countBatch {
-				return
-			}
-			after = es[len(es)-1].GUID
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStopped) {
+			yield(Event{}, err)
 		}
 	}
 	return t, events, nil
 }
+
+// errStopped ends a walk of the ledger its reader stopped.
+var errStopped = errors.New("stopped")
 
 // fillFacts reads the target's checkpoint and live state into t.
 func (s *StoreSource) fillFacts(ctx context.Context, t *TargetStatus) error {

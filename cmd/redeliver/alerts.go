@@ -132,17 +132,11 @@ func alertEntries(ctx context.Context, store redeliver.Store, key string) ([]red
 	if err != nil {
 		return nil, err
 	}
-	for after := ""; ; {
-		lost, err := store.LostEntries(ctx, key, after, alertBatch)
-		if err != nil {
-			return nil, err
-		}
+	err = redeliver.EachBatch(ctx, store.LostEntries, key, alertBatch, func(lost []redeliver.LedgerEntry) error {
 		entries = append(entries, lost...)
-		if len(lost) < alertBatch {
-			return entries, nil
-		}
-		after = lost[len(lost)-1].GUID
-	}
+		return nil
+	})
+	return entries, err
 }
 
 // checkAlertsResult is checkAlerts with what Check did.

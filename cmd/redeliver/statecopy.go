@@ -160,19 +160,15 @@ func runStateCopy(ctx context.Context, io *streams, o *stateCopyOptions) error {
 		// Ledger first, checkpoint last, as a run writes them: a copy
 		// that stops halfway never has a checkpoint ahead of its ledger.
 		// A batch at a time, so a ledger of millions is never held whole.
-		for after := ""; ; {
-			es, err := src.EntriesAfter(ctx, k, after, copyBatch)
-			if err != nil {
-				return err
-			}
+		err = redeliver.EachBatch(ctx, src.EntriesAfter, k, copyBatch, func(es []redeliver.LedgerEntry) error {
 			if err := dst.Put(ctx, k, es...); err != nil {
 				return copyStopped(to, err)
 			}
 			entries += len(es)
-			if len(es) < copyBatch {
-				break
-			}
-			after = es[len(es)-1].GUID
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		if ok {
 			if err := dst.SetCheckpoint(ctx, k, cp); err != nil {
@@ -254,18 +250,14 @@ func verifyCopy(ctx context.Context, src, dst redeliver.Store, keys []string) er
 // same from dst, a batch at a time (with Counts, that they hold the same).
 // The two stores may order guids differently, so each batch is looked up.
 func sameLedger(ctx context.Context, src, dst redeliver.Store, k string) (bool, error) {
-	for after := ""; ; {
-		es, err := src.EntriesAfter(ctx, k, after, copyBatch)
-		if err != nil {
-			return false, err
-		}
+	err := redeliver.EachBatch(ctx, src.EntriesAfter, k, copyBatch, func(es []redeliver.LedgerEntry) error {
 		guids := make([]string, len(es))
 		for i, e := range es {
 			guids[i] = e.GUID
 		}
 		back, err := dst.Lookup(ctx, k, guids)
 		if err != nil {
-			return false, err
+			return err
 		}
 		byGUID := make(map[string]redeliver.LedgerEntry, len(back))
 		for _, e := range back {
@@ -273,15 +265,19 @@ func sameLedger(ctx context.Context, src, dst redeliver.Store, k string) (bool, 
 		}
 		for _, e := range es {
 			if b, ok := byGUID[e.GUID]; !ok || b != e {
-				return false, nil
+				return errDiffers
 			}
 		}
-		if len(es) < copyBatch {
-			return true, nil
-		}
-		after = es[len(es)-1].GUID
+		return nil
+	})
+	if errors.Is(err, errDiffers) {
+		return false, nil
 	}
+	return err == nil, err
 }
+
+// errDiffers ends sameLedger's walk at the first entry that differs.
+var errDiffers = errors.New("the copy differs")
 
 // alertMarks is a store that keeps what alerts told (both SQLite and
 // PostgreSQL do).
