@@ -127,11 +127,7 @@ func (s *Server) BilledCount(route string) int {
 func (s *Server) TotalBilled() int {
 	s.stats.mu.Lock()
 	defer s.stats.mu.Unlock()
-	n := 0
-	for _, v := range s.stats.billed {
-		n += v
-	}
-	return n
+	return sum(s.stats.billed)
 }
 
 // NotModified returns, by route pattern, the requests answered 304 Not
@@ -146,8 +142,13 @@ func (s *Server) NotModified() map[string]int {
 func (s *Server) TotalNotModified() int {
 	s.stats.mu.Lock()
 	defer s.stats.mu.Unlock()
+	return sum(s.stats.notModified)
+}
+
+// sum adds up a counter's routes.
+func sum(byRoute map[string]int) int {
 	n := 0
-	for _, v := range s.stats.notModified {
+	for _, v := range byRoute {
 		n += v
 	}
 	return n

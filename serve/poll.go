@@ -316,22 +316,22 @@ func (s *Service) sawReceiver(w *watch, a redeliver.Attempt, serverNow time.Time
 	up := a.Succeeded() || (a.StatusCode >= 400 && a.StatusCode < 500)
 	age := max(0, serverNow.Sub(a.DeliveredAt))
 	w.evidenceAt = s.clock.Now().Add(-age)
+	was := w.health
 	switch {
 	case up && w.health == HealthDown:
 		w.health, w.recovering, w.probeEvery = HealthUp, true, s.cfg.Schedule.ProbeMin
-		w.healthSince = s.clock.Now()
 		w.pingEvery = s.cfg.Schedule.pingMin()
 		s.log.Info("receiver back: redelivering what failed", "target", w.key, "open", w.openEvents())
 	case up:
-		if w.health != HealthUp {
-			w.healthSince = s.clock.Now()
-		}
 		w.health = HealthUp
 	case w.health != HealthDown:
-		w.health, w.healthSince = HealthDown, s.clock.Now()
+		w.health = HealthDown
 		w.pingEvery = s.cfg.Schedule.pingMin()
 		s.log.Warn("receiver failing: redeliveries held until it is seen healthy", "target", w.key,
 			"status_code", a.StatusCode, "status", a.Status)
+	}
+	if w.health != was {
+		w.healthSince = s.clock.Now()
 	}
 }
 
