@@ -73,8 +73,8 @@ type LedgerLookup interface {
 // (the process serializes actions with its own polls).
 type Replacer interface {
 	// Replace writes next for target key in place of prev if the stored
-	// entry of prev.GUID was last updated when prev was; it reports
-	// whether it wrote.
+	// entry of prev.GUID is still as prev was read (its update time, and
+	// what a redelivery changes); it reports whether it wrote.
 	Replace(ctx context.Context, key string, prev, next LedgerEntry) (bool, error)
 }
 
